@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class JsRuntimeConfig(AppConfig):
+    name = "jsruntime"
+    verbose_name = "JavaScript runtime"

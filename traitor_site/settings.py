@@ -1,0 +1,186 @@
+"""Traitor settings: one module, driven by environment variables.
+
+Every knob a node operator may turn is read here, through the typed readers of
+``traitor_site.env``; application code reads ``settings.TRAITOR_*`` and nothing else.
+Standalone mode needs no variable at all: data, the generated secret key and the
+SQLite database live under ``$TRAITOR_HOME`` (default ``~/.traitor``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+from traitor_site.env import env_bool, env_float, env_int, env_path, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# --- Where a node keeps its data -------------------------------------------------------
+TRAITOR_HOME = env_path("TRAITOR_HOME", Path.home() / ".traitor")
+TRAITOR_HOME.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    """The key from the environment, else one generated once and kept under TRAITOR_HOME."""
+    from_env = env_str("TRAITOR_SECRET_KEY", "")
+    if from_env:
+        return from_env
+    key_file = TRAITOR_HOME / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("TRAITOR_DEBUG", False)
+ALLOWED_HOSTS = [h.strip() for h in env_str("TRAITOR_ALLOWED_HOSTS", "*").split(",") if h.strip()]
+CSRF_TRUSTED_ORIGINS = [
+    o.strip() for o in env_str("TRAITOR_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
+]
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "channels",
+    "jobs",
+    "scheduler",
+    "jsruntime",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "traitor_site.urls"
+ASGI_APPLICATION = "traitor_site.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ----------------------------------------------------------------------------
+# SQLite under TRAITOR_HOME by default; TRAITOR_DATABASE_URL (or `runnode --db`) points the
+# node at PostgreSQL instead. WAL lets the web threads read while the scheduler writes, and
+# IMMEDIATE transactions take the write lock up front instead of failing on upgrade.
+TRAITOR_DATABASE_URL = env_str("TRAITOR_DATABASE_URL", "")
+if TRAITOR_DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(TRAITOR_DATABASE_URL, conn_max_age=60)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": TRAITOR_HOME / "traitor.sqlite3",
+            "OPTIONS": {
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = TRAITOR_HOME / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+WHITENOISE_USE_FINDERS = True
+
+LOGIN_URL = "/admin/login/"
+
+# --- Request limits ----------------------------------------------------------------------
+TRAITOR_MAX_BODY_BYTES = env_int("TRAITOR_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+TRAITOR_MAX_SCRIPT_BYTES = env_int("TRAITOR_MAX_SCRIPT_BYTES", 256 * 1024, minimum=1)
+DATA_UPLOAD_MAX_MEMORY_SIZE = TRAITOR_MAX_BODY_BYTES
+
+# --- Authentication ----------------------------------------------------------------------
+# On by default; TRAITOR_AUTH=off restores the original open API for a trusted network.
+TRAITOR_AUTH = env_bool("TRAITOR_AUTH", True)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Token first: its WWW-Authenticate header turns "no credentials" into a 401.
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated"
+        if TRAITOR_AUTH
+        else "rest_framework.permissions.AllowAny"
+    ],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "jobs.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+# --- Channels (the debug websocket) -----------------------------------------------------
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- Scheduling --------------------------------------------------------------------------
+TRAITOR_DEFAULT_TIMEZONE = env_str("TRAITOR_DEFAULT_TIMEZONE", "UTC")
+TRAITOR_MIN_DELAY_SECONDS = env_int("TRAITOR_MIN_DELAY_SECONDS", 5, minimum=0)
+TRAITOR_RUNS_KEPT = env_int("TRAITOR_RUNS_KEPT", 100, minimum=1)
+TRAITOR_NODE_NAME = env_str("TRAITOR_NODE_NAME", "")
+TRAITOR_CLUSTER = env_str("TRAITOR_CLUSTER", "default")
+
+# --- Sandbox limits: defaults per run, and the ceiling a job may raise them to ----------
+TRAITOR_SANDBOX_WORKERS = env_int("TRAITOR_SANDBOX_WORKERS", 2, minimum=1)
+TRAITOR_RUN_TIMEOUT_SECONDS = env_float("TRAITOR_RUN_TIMEOUT_SECONDS", 30.0, minimum=0.1)
+TRAITOR_RUN_TIMEOUT_MAX_SECONDS = env_float("TRAITOR_RUN_TIMEOUT_MAX_SECONDS", 600.0, minimum=0.1)
+TRAITOR_RUN_MEMORY_MB = env_int("TRAITOR_RUN_MEMORY_MB", 256, minimum=16)
+TRAITOR_RUN_MEMORY_MAX_MB = env_int("TRAITOR_RUN_MEMORY_MAX_MB", 2048, minimum=16)
+TRAITOR_RUN_OUTPUT_BYTES = env_int("TRAITOR_RUN_OUTPUT_BYTES", 1024 * 1024, minimum=1024)
+TRAITOR_RUN_OUTPUT_MAX_BYTES = env_int("TRAITOR_RUN_OUTPUT_MAX_BYTES", 16 * 1024 * 1024, minimum=1024)
+TRAITOR_HTTP_RESPONSE_BYTES = env_int("TRAITOR_HTTP_RESPONSE_BYTES", 5 * 1024 * 1024, minimum=1024)
+TRAITOR_HTTP_RESPONSE_MAX_BYTES = env_int(
+    "TRAITOR_HTTP_RESPONSE_MAX_BYTES", 64 * 1024 * 1024, minimum=1024
+)
+# Link-local and cloud-metadata addresses are always refused; this adds private and loopback.
+TRAITOR_HTTP_DENY_PRIVATE = env_bool("TRAITOR_HTTP_DENY_PRIVATE", False)
+# Comma-separated Python modules whose exported functions scripts can `require`.
+TRAITOR_PLUGINS = [p.strip() for p in env_str("TRAITOR_PLUGINS", "").split(",") if p.strip()]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("TRAITOR_LOG_LEVEL", "INFO")},
+    "loggers": {"django.server": {"level": "WARNING"}},
+}
