@@ -5,8 +5,25 @@ import os
 import sys
 
 
+def apply_db_flag(argv: list[str]) -> None:
+    """`runnode --db URL` must reach the settings, which Django reads before any command runs."""
+    if len(argv) < 2 or argv[1] != "runnode":
+        return
+    for i, arg in enumerate(argv):
+        if arg == "--db" and i + 1 < len(argv):
+            url = argv[i + 1]
+        elif arg.startswith("--db="):
+            url = arg[len("--db=") :]
+        else:
+            continue
+        if not url.startswith(("postgresql://", "postgres://", "sqlite://")):
+            sys.exit(f"--db: expected postgresql://user:password@host:5432/name, got {url!r}")
+        os.environ["TRAITOR_DATABASE_URL"] = url
+
+
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "traitor_site.settings")
+    apply_db_flag(sys.argv)
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

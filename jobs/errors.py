@@ -8,9 +8,16 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from jobs.services import JobError
+
+AUTH_HINT = (
+    "send 'Authorization: Token <key>' (the first `runnode` printed the admin's token; see "
+    "README, section Node) or log in at /admin/"
+)
+
 
 class ApiError(exceptions.APIException):
-    """Raised by views and services with a message meant for the person calling the API."""
+    """Raised by views with a message meant for the person calling the API."""
 
     status_code = status.HTTP_400_BAD_REQUEST
 
@@ -31,13 +38,28 @@ def _first_message(detail: Any, field: str | None = None) -> str:
     return f"{field}: {text}" if field else text
 
 
+def _message(exc: Exception, context: dict) -> str:
+    request = context.get("request")
+    if isinstance(exc, exceptions.NotAuthenticated):
+        return f"authentication required: {AUTH_HINT}"
+    if isinstance(exc, exceptions.AuthenticationFailed):
+        return f"the credentials were refused ({_first_message(exc.detail)}): {AUTH_HINT}"
+    if isinstance(exc, exceptions.MethodNotAllowed) and request is not None:
+        view = context.get("view")
+        allowed = ", ".join(
+            m for m in getattr(view, "allowed_methods", []) if m not in ("HEAD", "OPTIONS")
+        )
+        return f"{request.method} is not allowed on {request.path}; use {allowed}"
+    if isinstance(exc, exceptions.NotAcceptable):
+        return "this API only answers JSON: send 'Accept: application/json' or no Accept header"
+    return _first_message(getattr(exc, "detail", str(exc)))
+
+
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, JobError):
+        return Response({"error": exc.message}, status=exc.status)
     response = exception_handler(exc, context)
     if response is None:
         return None
-    if isinstance(exc, exceptions.ValidationError):
-        message = _first_message(exc.detail)
-    else:
-        message = _first_message(getattr(exc, "detail", str(exc)))
-    response.data = {"error": message}
+    response.data = {"error": _message(exc, context)}
     return response

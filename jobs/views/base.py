@@ -1,0 +1,127 @@
+"""What every API view shares: access rules, reading a JSON body, reading an id."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from jobs.errors import ApiError
+from jobs.permissions import ApiAccess
+
+# A `//` or `/* */` comment outside a string: the original docs' examples carry them.
+_COMMENT = re.compile(r'^(?:[^"\n]|"(?:[^"\\\n]|\\.)*")*?(//|/\*)', re.MULTILINE)
+
+
+class ApiView(APIView):
+    permission_classes = [ApiAccess]
+    # Bodies are read by `json_body`, which checks size, type and syntax with its own
+    # messages; DRF's parsers would answer some of those cases in their own words.
+    parser_classes: list = []
+
+
+def json_body(request: Request) -> dict[str, Any]:
+    """The request's body as a JSON object, or ApiError saying what is wrong with it."""
+    limit = settings.TRAITOR_MAX_BODY_BYTES
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        raise ApiError(_too_large(declared, limit), status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        raise ApiError(_too_large(declared, limit), 413) from None
+    if len(raw) > limit:
+        raise ApiError(_too_large(len(raw), limit), status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    content_type = (request.META.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
+    if content_type != "application/json" and not content_type.endswith("+json"):
+        if not raw.strip():
+            return {}
+        sent = f"'{content_type}'" if content_type else "no Content-Type"
+        raise ApiError(
+            f"the body must be JSON sent with 'Content-Type: application/json', not {sent} "
+            "(with curl: -H 'Content-Type: application/json')",
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+        )
+    if not raw.strip():
+        return {}
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError("the body is not UTF-8 text; send JSON encoded as UTF-8") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ApiError(_json_error(text, exc)) from None
+    if not isinstance(data, dict):
+        raise ApiError(
+            f"the body must be a JSON object ({{...}}), not a {type(data).__name__}".replace(
+                "dict", "object"
+            ).replace("list", "list ([...])")
+        )
+    return data
+
+
+def _too_large(size: int, limit: int) -> str:
+    return f"the request body is {size} bytes; the limit is {limit} bytes (TRAITOR_MAX_BODY_BYTES)"
+
+
+def _json_error(text: str, exc: json.JSONDecodeError) -> str:
+    where = f"line {exc.lineno}, column {exc.colno}"
+    comment = _COMMENT.search(text)
+    if comment:
+        line = text.count("\n", 0, comment.start(1)) + 1
+        return (
+            f"the body is not valid JSON: it has a comment ('{comment.group(1)}' on line {line}); "
+            "JSON has no comments — the documentation's examples carry them only to explain "
+            "the fields, remove them before sending"
+        )
+    return f"the body is not valid JSON: {exc.msg} at {where}"
+
+
+def parse_job_id(request: Request, name: str = "id") -> uuid.UUID:
+    """The `?id=` query parameter as a UUID: a missing or malformed id is a 400."""
+    raw = request.query_params.get(name)
+    if raw is None or not raw.strip():
+        raise ApiError(f"{name}: give the job's id in the query string, as ?{name}=<uuid>")
+    try:
+        return uuid.UUID(raw.strip())
+    except ValueError:
+        raise ApiError(
+            f"{name}: {raw!r} is not a job id; ids are UUIDs such as "
+            "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
+        ) from None
+
+
+def by_method(**views: Any) -> Any:
+    """One route served by different views per HTTP method.
+
+    `POST /api/run` creates and enables a job while `GET /api/run?id=` shows one run: both
+    keep the original paths, so the route hands each method to its own view.
+    """
+
+    @csrf_exempt
+    def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        handler = views.get(request.method or "")
+        if handler is None:
+            allowed = ", ".join(sorted(views))
+            response = JsonResponse(
+                {"error": f"{request.method} is not allowed on {request.path}; use {allowed}"},
+                status=status.HTTP_405_METHOD_NOT_ALLOWED,
+            )
+            response["Allow"] = allowed
+            return response
+        return handler(request, *args, **kwargs)
+
+    return view
