@@ -1,21 +1,126 @@
 """What a node runs beside its web server: the dispatcher and the sandbox pool.
 
 `runnode` calls `start_node_services()` after migrating and before serving, and
-`NodeServices.stop()` when it shuts down. The scheduler issue fills this in.
+`NodeServices.stop()` when it shuts down (SIGTERM or SIGINT).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import close_old_connections, connections
+from django.utils import timezone as dj_timezone
+
+from jobs.models import Run, RunStatus
+from scheduler import wakeup
+from scheduler.dispatcher import DispatchSettings, Dispatcher
+from scheduler.execution import RunExecutor, record_lost_runs
+
+logger = logging.getLogger(__name__)
+
+_current: NodeServices | None = None
+_current_lock = threading.Lock()
 
 
 @dataclass
 class NodeServices:
     node_name: str
+    dispatcher: Dispatcher | None = None
+    executor: RunExecutor | None = None
+    thread: threading.Thread | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def alive(self) -> bool:
+        """The dispatch loop is running and finished a step recently."""
+        if self.thread is None or not self.thread.is_alive() or self._stop.is_set():
+            return False
+        beat = self.dispatcher.heartbeat if self.dispatcher else None
+        if beat is None:
+            return False
+        # A healthy loop completes a step at least every max_sleep seconds.
+        return time.monotonic() - beat < self.dispatcher.config.max_sleep + 30.0
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop dispatching, let runs in flight finish or record them, stop the pool."""
+        global _current
+        self._stop.set()
+        wakeup.notify()
+        if self.thread is not None:
+            self.thread.join(timeout=10.0)
+        unfinished = self.executor.stop(timeout) if self.executor else []
+        if unfinished:
+            close_old_connections()
+            lost = Run.objects.filter(pk__in=unfinished, status=RunStatus.RUNNING).update(
+                status=RunStatus.LOST,
+                finished_at=dj_timezone.now(),
+                error=(
+                    f"the node {self.node_name} stopped before the run finished "
+                    f"(waited {timeout:g} s)"
+                ),
+            )
+            logger.warning("stopped with %d runs unfinished, recorded as lost", lost)
+        _stop_sandbox_pool()
+        with _current_lock:
+            if _current is self:
+                _current = None
+        logger.info("node services stopped", extra={"node": self.node_name})
+
+
+def _stop_sandbox_pool() -> None:
+    try:
+        import jsruntime
+
+        shutdown = getattr(jsruntime, "shutdown_pool", None)
+        if shutdown is not None:
+            shutdown()
+    except Exception:
+        logger.exception("stopping the sandbox pool failed")
+
+
+def dispatch_settings(node_name: str) -> DispatchSettings:
+    return DispatchSettings(
+        node_name=node_name,
+        cluster=settings.TRAITOR_CLUSTER,
+        grace=timedelta(seconds=settings.TRAITOR_MISFIRE_GRACE_SECONDS),
+        max_sleep=settings.TRAITOR_DISPATCH_MAX_SLEEP_SECONDS,
+    )
 
 
 def start_node_services(node_name: str) -> NodeServices:
-    return NodeServices(node_name=node_name)
+    """Record what a dead predecessor left running, then start the executor and the loop."""
+    global _current
+    lost = record_lost_runs(
+        node_name,
+        f"lost: the node {node_name} stopped (killed or crashed) while the run was going",
+    )
+    if lost:
+        logger.warning("%d runs left running by a previous process are now lost", lost)
+    executor = RunExecutor(threads=settings.TRAITOR_RUN_THREADS)
+    dispatcher = Dispatcher(dispatch_settings(node_name), submit=executor.submit)
+    services = NodeServices(node_name=node_name, dispatcher=dispatcher, executor=executor)
+    services.thread = threading.Thread(
+        target=_run_loop, args=(dispatcher, services._stop), name="traitor-dispatcher", daemon=True
+    )
+    services.thread.start()
+    with _current_lock:
+        _current = services
+    logger.info("node services started", extra={"node": node_name})
+    return services
+
+
+def _run_loop(dispatcher: Dispatcher, stop: threading.Event) -> None:
+    try:
+        dispatcher.run(stop)
+    finally:
+        # Connections are per thread: this one's would otherwise outlive the loop.
+        connections.close_all()
+
+
+def current() -> NodeServices | None:
+    """The services of the node in this process, if it runs any (for /healthz)."""
+    return _current

@@ -157,6 +157,14 @@ TRAITOR_MIN_DELAY_SECONDS = env_int("TRAITOR_MIN_DELAY_SECONDS", 5, minimum=0)
 TRAITOR_RUNS_KEPT = env_int("TRAITOR_RUNS_KEPT", 100, minimum=1)
 TRAITOR_NODE_NAME = env_str("TRAITOR_NODE_NAME", "")
 TRAITOR_CLUSTER = env_str("TRAITOR_CLUSTER", "default")
+# Dispatcher: a fire later than the grace counts as missed (catch-up rules apply); the
+# longest sleep is a safety net for wall-clock steps, wake-ups are immediate; run threads
+# carry runs through the sandbox pool so the dispatcher never waits for a script.
+TRAITOR_MISFIRE_GRACE_SECONDS = env_float("TRAITOR_MISFIRE_GRACE_SECONDS", 5.0, minimum=0.0)
+TRAITOR_DISPATCH_MAX_SLEEP_SECONDS = env_float(
+    "TRAITOR_DISPATCH_MAX_SLEEP_SECONDS", 30.0, minimum=0.01
+)
+TRAITOR_RUN_THREADS = env_int("TRAITOR_RUN_THREADS", 32, minimum=1)
 
 # --- Sandbox limits: defaults per run, and the ceiling a job may raise them to ----------
 TRAITOR_SANDBOX_WORKERS = env_int("TRAITOR_SANDBOX_WORKERS", 2, minimum=1)

@@ -1,0 +1,334 @@
+"""The dispatch loop: find the fires that are due, claim each once, hand the runs over.
+
+One step, `Dispatcher.dispatch_once(now)`, does everything and returns how long the loop
+may sleep; tests call it directly with a frozen clock. `Dispatcher.run()` repeats it,
+sleeping in `wakeup.wait()` so that a change to any job wakes it at once.
+
+Nothing here assumes it is the only loop. A fire is claimed by a conditional update of the
+job (`filter(pk, version, state, next_fire_at).update(next_fire_at=<following>)`: exactly
+one loop sees a row count of 1) and recorded by inserting its run, which the unique
+constraint `one_run_per_fire` lets happen once per (job, instant). Two loops on one
+database, a restart or a failover therefore never run a fire twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+from django.db import close_old_connections, transaction
+from django.db.models import F, Min
+from django.utils import timezone as dj_timezone
+
+from jobs.models import ExecType, Job, JobState, Run, RunStatus, RunTrigger
+from scheduler import cron, metrics, wakeup
+from scheduler.decisions import (
+    Action,
+    FireDecision,
+    FireFacts,
+    NextAfter,
+    decide_fire,
+    rewound_next_fire,
+    sleep_seconds,
+)
+
+logger = logging.getLogger(__name__)
+
+# The fields a decision needs; the script stays in the database (it can be large).
+_DUE_FIELDS = (
+    "id",
+    "exec_type",
+    "cron",
+    "timezone",
+    "next_fire_at",
+    "version",
+    "catch_up",
+    "allow_overlap",
+)
+_GOING = (RunStatus.PENDING, RunStatus.RUNNING)
+
+# Hands a started run (its id) to whatever executes it; it must not block.
+Submit = Callable[[uuid.UUID], None]
+
+
+@lru_cache(maxsize=4096)
+def schedule_of(expr: str, tz: str) -> NextAfter:
+    """The parsed schedule, cached: parsing is pure, and a busy node fires the same jobs."""
+    return cron.parse(expr, tz).next_after
+
+
+@dataclass(frozen=True)
+class DispatchSettings:
+    node_name: str
+    cluster: str
+    # Later than this after its instant, a fire counts as missed (catch-up rules apply).
+    grace: timedelta = timedelta(seconds=5)
+    # Longest sleep: a safety net for wall-clock steps and lost wake-ups, not a poll.
+    max_sleep: float = 30.0
+    # Jobs claimed per transaction: keeps SQLite's write lock short for the web threads.
+    chunk: int = 100
+    # Due jobs read per step; more are taken by the next step at once.
+    batch: int = 1000
+
+
+class Dispatcher:
+    def __init__(self, config: DispatchSettings, submit: Submit) -> None:
+        self.config = config
+        self.submit = submit
+        # Monotonic time of the last completed step; /healthz reads it.
+        self.heartbeat: float | None = None
+        self._last_now: datetime | None = None
+
+    # --- One step ------------------------------------------------------------------------
+
+    def dispatch_once(self, now: datetime | None = None) -> float:
+        """Dispatch everything due at `now` (default: the clock); return seconds to sleep."""
+        fixed_clock = now is not None
+        now = now if now is not None else dj_timezone.now()
+        if self._last_now is None or now < self._last_now - timedelta(seconds=1):
+            # At start, and when the wall clock went back: stored fires may lie in the future
+            # of the new clock.
+            self.rewind_schedules(now)
+        self._last_now = now
+
+        started: list[uuid.UUID] = []
+        started += self._claim_pending_runs(now)
+        due = list(
+            Job.objects.filter(
+                cluster=self.config.cluster, state=JobState.ENABLED, next_fire_at__lte=now
+            )
+            .order_by("next_fire_at")
+            .only(*_DUE_FIELDS)[: self.config.batch]
+        )
+        if due:
+            going = self._jobs_with_runs_going(due)
+            for chunk in _chunks(due, self.config.chunk):
+                started += self._dispatch_chunk(chunk, going, now)
+        for run_id in started:
+            self.submit(run_id)
+
+        self.heartbeat = time.monotonic()
+        if len(due) >= self.config.batch:
+            return 0.0
+        earliest = Job.objects.filter(
+            cluster=self.config.cluster, state=JobState.ENABLED, next_fire_at__isnull=False
+        ).aggregate(earliest=Min("next_fire_at"))["earliest"]
+        current = now if fixed_clock else dj_timezone.now()
+        return sleep_seconds(earliest, current, self.config.max_sleep)
+
+    def _jobs_with_runs_going(self, due: list[Job]) -> set[uuid.UUID]:
+        watched = [j.id for j in due if j.exec_type == ExecType.TIMING and not j.allow_overlap]
+        if not watched:
+            return set()
+        return set(
+            Run.objects.filter(job_id__in=watched, status__in=_GOING).values_list(
+                "job_id", flat=True
+            )
+        )
+
+    def _dispatch_chunk(
+        self, jobs: list[Job], going: set[uuid.UUID], now: datetime
+    ) -> list[uuid.UUID]:
+        """Claim each due fire of `jobs` in one short transaction; the run ids to start."""
+        runs: list[Run] = []
+        to_start: list[uuid.UUID] = []
+        with transaction.atomic():
+            for job in jobs:
+                try:
+                    decision = self._decide(job, going, now)
+                except Exception:
+                    # A job whose schedule cannot be computed must not stop the others, nor
+                    # be retried every step: it is stopped and the failure recorded.
+                    logger.exception("cannot schedule job; stopping it", extra={"job_id": job.id})
+                    metrics.DISPATCH_ERRORS.inc()
+                    self._stop_broken_job(job, now, runs)
+                    continue
+                run = self._claim(job, decision, now)
+                if run is not None:
+                    runs.append(run)
+            if runs:
+                # INSERT OR IGNORE / ON CONFLICT DO NOTHING: a fire whose run already exists
+                # (the schedule was reset to an instant already dispatched) is not run again.
+                Run.objects.bulk_create(runs, ignore_conflicts=True)
+                stored = set(
+                    Run.objects.filter(pk__in=[r.pk for r in runs]).values_list("pk", flat=True)
+                )
+                to_start = [r.pk for r in runs if r.pk in stored and r.status == RunStatus.RUNNING]
+        for run in runs:
+            outcome = {
+                RunStatus.RUNNING: "run",
+                RunStatus.SKIPPED: "skipped",
+                RunStatus.FAILED: "failed",
+            }[RunStatus(run.status)]
+            if run.error.startswith("missed"):
+                outcome = "skipped_missed"
+            elif outcome == "skipped":
+                outcome = "skipped_overlap"
+            metrics.FIRES.labels(outcome).inc()
+            if run.status == RunStatus.RUNNING and run.late_ms is not None:
+                metrics.FIRE_LATENESS.observe(run.late_ms / 1000)
+        return to_start
+
+    def _decide(self, job: Job, going: set[uuid.UUID], now: datetime) -> FireDecision:
+        is_delay = job.exec_type == ExecType.DELAY
+        facts = FireFacts(
+            is_delay=is_delay,
+            next_fire_at=job.next_fire_at,
+            catch_up=job.catch_up,
+            allow_overlap=job.allow_overlap,
+            previous_run_going=job.id in going,
+        )
+        next_after = None if is_delay else schedule_of(job.cron, job.timezone)
+        decision = decide_fire(facts, now, next_after, self.config.grace)
+        assert decision is not None  # the query only returned due jobs
+        return decision
+
+    def _claim(self, job: Job, decision: FireDecision, now: datetime) -> Run | None:
+        """Advance the job past this fire if nobody else did; the run to record, or None."""
+        values: dict[str, object] = {
+            "next_fire_at": decision.next_fire_at,
+            # Bumped so that a service that read the job before the claim retries on the
+            # new row instead of writing over it.
+            "version": F("version") + 1,
+        }
+        if decision.finished:
+            values["state"] = JobState.DONE
+        if decision.action is Action.RUN:
+            values["last_exec_time"] = now
+        claimed = Job.objects.filter(
+            pk=job.pk,
+            version=job.version,
+            state=JobState.ENABLED,
+            next_fire_at=decision.scheduled_for,
+        ).update(**values)
+        if claimed != 1:
+            # Another loop claimed it, or the job changed under us: the next step re-reads.
+            return None
+        run = Run(
+            job_id=job.pk,
+            trigger=RunTrigger.SCHEDULE,
+            scheduled_for=decision.scheduled_for,
+            late_ms=decision.late_ms,
+            node=self.config.node_name,
+        )
+        if decision.action is Action.RUN:
+            run.status = RunStatus.RUNNING
+            run.started_at = now
+        elif decision.action is Action.SKIP_OVERLAP:
+            run.status = RunStatus.SKIPPED
+            run.finished_at = now
+            run.error = (
+                "skipped: the previous run was still going; set allowOverlap to run fires "
+                "while another run goes on"
+            )
+        else:
+            run.status = RunStatus.SKIPPED
+            run.finished_at = now
+            run.error = (
+                f"missed: no node was dispatching at the fire instant ({decision.late_ms} ms "
+                "before); catch-up is off for this job"
+            )
+        return run
+
+    def _stop_broken_job(self, job: Job, now: datetime, runs: list[Run]) -> None:
+        stopped = Job.objects.filter(pk=job.pk, version=job.version).update(
+            state=JobState.STOPPED, next_fire_at=None, version=F("version") + 1
+        )
+        if stopped == 1:
+            runs.append(
+                Run(
+                    job_id=job.pk,
+                    trigger=RunTrigger.SCHEDULE,
+                    scheduled_for=job.next_fire_at,
+                    status=RunStatus.FAILED,
+                    finished_at=now,
+                    node=self.config.node_name,
+                    error=(
+                        f"the schedule {job.cron!r} ({job.timezone}) could not be computed; "
+                        "the job was stopped: fix the cron and enable it again"
+                    ),
+                )
+            )
+
+    def _claim_pending_runs(self, now: datetime) -> list[uuid.UUID]:
+        """Manual runs waiting for a node: each is taken by exactly one loop."""
+        pending = list(
+            Run.objects.filter(
+                status=RunStatus.PENDING, node="", job__cluster=self.config.cluster
+            ).values_list("pk", flat=True)
+        )
+        taken: list[uuid.UUID] = []
+        for run_id in pending:
+            with transaction.atomic():
+                claimed = Run.objects.filter(pk=run_id, status=RunStatus.PENDING, node="").update(
+                    status=RunStatus.RUNNING, node=self.config.node_name, started_at=now
+                )
+                if claimed == 1:
+                    job_id = Run.objects.filter(pk=run_id).values_list("job_id", flat=True)[0]
+                    Job.objects.filter(pk=job_id).update(last_exec_time=now)
+                    taken.append(run_id)
+        return taken
+
+    def rewind_schedules(self, now: datetime) -> int:
+        """Bring stored fires that lie beyond the schedule's next fire back to it.
+
+        After the wall clock steps back, a stored fire can be far ahead of the clock
+        (C90: 12 h); the job must follow the new clock. Cheap enough to do at start.
+        """
+        rewound = 0
+        timing = Job.objects.filter(
+            cluster=self.config.cluster,
+            state=JobState.ENABLED,
+            exec_type=ExecType.TIMING,
+            next_fire_at__gt=now,
+        ).only(*_DUE_FIELDS)
+        for job in timing.iterator():
+            try:
+                corrected = rewound_next_fire(
+                    job.next_fire_at, now, schedule_of(job.cron, job.timezone)
+                )
+            except Exception:
+                logger.exception("cannot check job's schedule", extra={"job_id": job.id})
+                continue
+            if corrected is None:
+                continue
+            rewound += Job.objects.filter(
+                pk=job.pk, version=job.version, next_fire_at=job.next_fire_at
+            ).update(next_fire_at=corrected, version=F("version") + 1)
+        if rewound:
+            logger.warning("wall clock went back: %d schedules follow the new clock", rewound)
+        return rewound
+
+    # --- The loop ------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Dispatch until `stop` is set. One failing step is logged and retried."""
+        failures = 0
+        while not stop.is_set():
+            close_old_connections()
+            try:
+                pause = self.dispatch_once()
+                failures = 0
+            except Exception:
+                failures += 1
+                metrics.DISPATCH_ERRORS.inc()
+                logger.exception("dispatch step failed (%d in a row); retrying", failures)
+                # Back off a little so a broken database does not spin the CPU.
+                pause = min(0.1 * 2**failures, 5.0)
+            finally:
+                close_old_connections()
+            if stop.is_set():
+                break
+            if pause > 0:
+                wakeup.wait(pause)
+
+
+def _chunks(items: list[Job], size: int) -> Iterable[list[Job]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
