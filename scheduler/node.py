@@ -18,7 +18,7 @@ from django.utils import timezone as dj_timezone
 
 from jobs.models import Run, RunStatus
 from scheduler import wakeup
-from scheduler.dispatcher import DispatchSettings, Dispatcher
+from scheduler.dispatcher import Dispatcher, DispatchSettings
 from scheduler.execution import RunExecutor, record_lost_runs
 
 logger = logging.getLogger(__name__)

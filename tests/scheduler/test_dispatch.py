@@ -1,0 +1,246 @@
+"""One dispatch step against a real database, with the clock frozen at chosen instants.
+
+The loop's `submit` only collects the started run ids here: what a run does in the sandbox
+is tested in test_execution.py and end to end in test_runnode_firing.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+import time_machine
+
+from jobs.models import Job, JobState, Run, RunStatus, RunTrigger
+from scheduler import wakeup
+from tests.scheduler.conftest import Loop, at, store_job
+
+pytestmark = pytest.mark.django_db
+
+
+def fires(job: Job) -> list[tuple[str, str]]:
+    """The job's schedule runs as (fire instant, status), oldest first."""
+    return [
+        (r.scheduled_for.isoformat(), r.status)
+        for r in Run.objects.filter(job=job, trigger=RunTrigger.SCHEDULE).order_by("scheduled_for")
+    ]
+
+
+def step_at(loop: Loop, text: str, *, keep_running: bool = False) -> float:
+    """One step at the instant `text`; runs started earlier have finished unless kept."""
+    if not keep_running:
+        Run.objects.filter(status=RunStatus.RUNNING).update(status=RunStatus.SUCCEEDED)
+    now = at(text)
+    with time_machine.travel(now, tick=False):
+        return loop.step(now)
+
+
+def test_c87_a_new_daily_job_is_not_due_before_its_first_instant(loop: Loop) -> None:
+    job = store_job(cron="0 8 * * *", next_fire_at=at("2018-02-01T08:00:00+00:00"))
+    assert step_at(loop, "2018-02-01T07:59:00+00:00") == 30.0  # capped sleep, nothing due
+    assert step_at(loop, "2018-02-01T07:59:59.990+00:00") == pytest.approx(0.01)
+    assert fires(job) == []
+
+    step_at(loop, "2018-02-01T08:00:00.004+00:00")
+    assert fires(job) == [("2018-02-01T08:00:00+00:00", "running")]
+    run = Run.objects.get(job=job)
+    assert run.late_ms == 4
+    assert run.started_at == at("2018-02-01T08:00:00.004+00:00")
+    assert loop.started == [run.id]
+    job.refresh_from_db()
+    assert job.next_fire_at == at("2018-02-02T08:00:00+00:00")
+    assert job.last_exec_time == at("2018-02-01T08:00:00.004+00:00")
+
+    # A restart later that day runs nothing "because it restarted".
+    restarted = Loop(node="node-a")
+    step_at(restarted, "2018-02-01T13:00:00+00:00")
+    assert len(fires(job)) == 1
+    step_at(restarted, "2018-02-02T08:00:00+00:00")
+    assert [f for f, _ in fires(job)] == ["2018-02-01T08:00:00+00:00", "2018-02-02T08:00:00+00:00"]
+
+
+def test_c83_a_job_added_while_the_loop_sleeps_wakes_it_and_fires_on_its_minute() -> None:
+    loop = Loop(max_sleep=3600.0)
+    store_job(cron="0 * * * *", next_fire_at=at("2023-07-12T11:00:00+00:00"))
+    assert step_at(loop, "2023-07-12T10:00:00+00:00") == 3600.0
+    wakeup.wait(0)  # start from a clear flag
+
+    job = store_job(cron="* * * * *", next_fire_at=at("2023-07-12T10:01:00+00:00"))
+    wakeup.notify()  # what the services do on commit
+    assert wakeup.wait(5.0) is True  # returns at once, not after the hour
+    assert step_at(loop, "2023-07-12T10:00:30+00:00") == 30.0
+    for instant in ("10:01:00", "10:02:00", "10:03:00"):
+        step_at(loop, f"2023-07-12T{instant}.002+00:00")
+    assert fires(job) == [
+        ("2023-07-12T10:01:00+00:00", "succeeded"),
+        ("2023-07-12T10:02:00+00:00", "succeeded"),
+        ("2023-07-12T10:03:00+00:00", "running"),
+    ]
+
+
+def test_c84_downtime_gives_one_late_fire_for_the_window_then_the_schedule(loop: Loop) -> None:
+    # Stopped at 14:56:30 (Shanghai) with 14:57 stored; restarted at 15:01:30.
+    job = store_job(
+        cron="* * * * *", timezone="Asia/Shanghai", next_fire_at=at("2015-11-24T14:57:00+08:00")
+    )
+    step_at(loop, "2015-11-24T15:01:30+08:00")
+    step_at(loop, "2015-11-24T15:01:31+08:00")  # a second step in the same window: nothing
+    step_at(loop, "2015-11-24T15:02:00+08:00")
+    step_at(loop, "2015-11-24T15:03:00+08:00")
+    runs = list(Run.objects.filter(job=job).order_by("scheduled_for"))
+    assert [r.started_at for r in runs] == [
+        at("2015-11-24T15:01:30+08:00"),
+        at("2015-11-24T15:02:00+08:00"),
+        at("2015-11-24T15:03:00+08:00"),
+    ]
+    # The catch-up belongs to the first missed instant and says how late it is.
+    assert runs[0].scheduled_for == at("2015-11-24T14:57:00+08:00")
+    assert runs[0].late_ms == 270_000
+    assert [r.late_ms for r in runs[1:]] == [0, 0]
+
+
+def test_c85_a_delay_job_missed_while_down_fires_once_and_ends(loop: Loop) -> None:
+    job = store_job(
+        exec_at=at("2018-01-04T09:00:00+00:00"), next_fire_at=at("2018-01-04T09:00:00+00:00")
+    )
+    step_at(loop, "2018-01-04T09:30:00+00:00")
+    assert fires(job) == [("2018-01-04T09:00:00+00:00", "running")]
+    assert Run.objects.get(job=job).late_ms == 1_800_000
+    job.refresh_from_db()
+    assert (job.state, job.next_fire_at) == (JobState.DONE, None)
+
+    second_restart = Loop(node="node-a")
+    step_at(second_restart, "2018-01-04T09:45:00+00:00")
+    assert len(fires(job)) == 1
+
+
+def test_a_missed_window_with_catch_up_off_is_recorded_as_skipped(loop: Loop) -> None:
+    job = store_job(cron="* * * * *", catch_up=False, next_fire_at=at("2020-05-01T10:00:00+00:00"))
+    step_at(loop, "2020-05-01T10:07:10+00:00")
+    assert fires(job) == [("2020-05-01T10:00:00+00:00", "skipped")]
+    assert Run.objects.get(job=job).error.startswith("missed:")
+    assert loop.started == []
+    job.refresh_from_db()
+    assert job.next_fire_at == at("2020-05-01T10:08:00+00:00")
+    assert job.last_exec_time is None
+
+
+def test_a_fire_is_skipped_while_the_previous_run_is_still_going(loop: Loop) -> None:
+    job = store_job(cron="* * * * *", next_fire_at=at("2020-05-01T10:00:00+00:00"))
+    step_at(loop, "2020-05-01T10:00:00+00:00")
+    step_at(loop, "2020-05-01T10:01:00+00:00", keep_running=True)  # 10:00 still going
+    assert fires(job) == [
+        ("2020-05-01T10:00:00+00:00", "running"),
+        ("2020-05-01T10:01:00+00:00", "skipped"),
+    ]
+    assert "allowOverlap" in Run.objects.get(job=job, status=RunStatus.SKIPPED).error
+    job.refresh_from_db()
+    assert job.last_exec_time == at("2020-05-01T10:00:00+00:00")
+
+    step_at(loop, "2020-05-01T10:02:00+00:00")
+    assert fires(job)[-1] == ("2020-05-01T10:02:00+00:00", "running")
+
+
+def test_allow_overlap_starts_the_fire_even_while_a_run_goes_on(loop: Loop) -> None:
+    job = store_job(
+        cron="* * * * *", allow_overlap=True, next_fire_at=at("2020-05-01T10:00:00+00:00")
+    )
+    step_at(loop, "2020-05-01T10:00:00+00:00")
+    step_at(loop, "2020-05-01T10:01:00+00:00", keep_running=True)
+    assert [s for _, s in fires(job)] == ["running", "running"]
+    assert len(loop.started) == 2
+
+
+def test_c92_a_one_shot_cron_runs_once_however_often_the_loop_ticks(loop: Loop) -> None:
+    job = store_job(
+        cron="15 6 10 18 8 ? 2025",
+        timezone="Asia/Shanghai",
+        next_fire_at=at("2025-08-18T10:06:15+08:00"),
+    )
+    for ms in (0, 1, 250, 999):
+        step_at(loop, f"2025-08-18T10:06:15.{ms:03d}+08:00", keep_running=True)
+    assert fires(job) == [("2025-08-18T02:06:15+00:00", "running")]
+    job.refresh_from_db()
+    assert (job.state, job.next_fire_at) == (JobState.DONE, None)
+
+
+def test_c90_a_clock_set_back_twelve_hours_follows_the_new_wall_clock(loop: Loop) -> None:
+    job = store_job(cron="* * * * *", next_fire_at=at("2019-08-22T14:00:00+00:00"))
+    step_at(loop, "2019-08-22T14:00:00+00:00")
+    step_at(loop, "2019-08-22T14:00:10+00:00")
+    # The clock is set back to 02:00:00.
+    assert step_at(loop, "2019-08-22T02:00:00+00:00") == 30.0
+    job.refresh_from_db()
+    assert job.next_fire_at == at("2019-08-22T02:01:00+00:00")
+    for instant in ("02:01:00", "02:02:00", "02:03:00"):
+        step_at(loop, f"2019-08-22T{instant}+00:00")
+    assert [f for f, _ in fires(job)] == [
+        "2019-08-22T02:01:00+00:00",
+        "2019-08-22T02:02:00+00:00",
+        "2019-08-22T02:03:00+00:00",
+        "2019-08-22T14:00:00+00:00",
+    ]
+
+
+def test_a_clock_stepped_forward_gives_one_catch_up_not_a_loop(loop: Loop) -> None:
+    job = store_job(cron="* * * * *", next_fire_at=at("2019-08-22T02:01:00+00:00"))
+    step_at(loop, "2019-08-22T14:00:10+00:00")
+    assert step_at(loop, "2019-08-22T14:00:11+00:00") == 30.0
+    assert len(fires(job)) == 1
+    job.refresh_from_db()
+    assert job.next_fire_at == at("2019-08-22T14:01:00+00:00")
+
+
+def test_a_job_whose_schedule_breaks_is_stopped_and_the_others_still_fire(loop: Loop) -> None:
+    broken = store_job(cron="not a cron", next_fire_at=at("2020-05-01T10:00:00+00:00"))
+    healthy = store_job(cron="* * * * *", next_fire_at=at("2020-05-01T10:00:00+00:00"))
+    step_at(loop, "2020-05-01T10:00:00+00:00")
+    assert fires(healthy) == [("2020-05-01T10:00:00+00:00", "running")]
+    broken.refresh_from_db()
+    assert (broken.state, broken.next_fire_at) == (JobState.STOPPED, None)
+    failed = Run.objects.get(job=broken)
+    assert failed.status == RunStatus.FAILED
+    assert "not a cron" in failed.error
+
+
+def test_a_fire_already_recorded_is_not_run_again_when_the_schedule_is_reset_to_it(
+    loop: Loop,
+) -> None:
+    # An edit recomputed next_fire_at to the instant that was just dispatched.
+    job = store_job(cron="* * * * *", next_fire_at=at("2020-05-01T10:00:00+00:00"))
+    step_at(loop, "2020-05-01T10:00:00+00:00")
+    Job.objects.filter(pk=job.pk).update(next_fire_at=at("2020-05-01T10:00:00+00:00"), version=9)
+    step_at(loop, "2020-05-01T10:00:00.500+00:00", keep_running=True)
+    assert fires(job) == [("2020-05-01T10:00:00+00:00", "running")]
+    assert len(loop.started) == 1
+    job.refresh_from_db()
+    assert job.next_fire_at == at("2020-05-01T10:01:00+00:00")
+
+
+def test_a_manual_run_waiting_for_a_node_is_taken_by_one_loop() -> None:
+    job = store_job(cron="* * * * *", next_fire_at=None)
+    now = at("2020-05-01T10:00:00+00:00")
+    pending = Run.objects.create(
+        job=job, trigger=RunTrigger.MANUAL, scheduled_for=now, status=RunStatus.PENDING
+    )
+    first, second = Loop(node="node-a"), Loop(node="node-b")
+    step_at(first, "2020-05-01T10:00:00.010+00:00")
+    step_at(second, "2020-05-01T10:00:00.020+00:00", keep_running=True)
+    assert (first.started, second.started) == ([pending.id], [])
+    pending.refresh_from_db()
+    assert (pending.status, pending.node) == (RunStatus.RUNNING, "node-a")
+    job.refresh_from_db()
+    assert job.last_exec_time == at("2020-05-01T10:00:00.010+00:00")
+
+
+def test_stopped_jobs_and_other_clusters_are_left_alone(loop: Loop) -> None:
+    stopped = store_job(cron="* * * * *", next_fire_at=None)
+    elsewhere = store_job(
+        cron="* * * * *", cluster="other", next_fire_at=at("2020-05-01T10:00:00+00:00")
+    )
+    assert step_at(loop, "2020-05-01T10:00:00+00:00") == 30.0
+    assert fires(stopped) == fires(elsewhere) == []
+
+
+def test_the_loop_sleeps_until_the_earliest_fire_of_all_jobs(loop: Loop) -> None:
+    store_job(cron="*/5 * * * *", next_fire_at=at("2020-05-01T10:05:00+00:00"))
+    store_job(cron="* * * * * *", next_fire_at=at("2020-05-01T10:00:01+00:00"))
+    assert step_at(loop, "2020-05-01T10:00:00.250+00:00") == pytest.approx(0.75)
