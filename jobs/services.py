@@ -17,12 +17,12 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone as dj_timezone
 
 from jobs.models import ExecType, Job, JobState
@@ -103,7 +103,7 @@ def _after_commit() -> None:
 
 
 def _describe(instant: datetime) -> str:
-    return f"{instant.astimezone(dj_timezone.UTC).isoformat()} (Unix {instant.timestamp():g})"
+    return f"{instant.astimezone(UTC).isoformat()} (Unix {instant.timestamp():g})"
 
 
 # --- Checks -----------------------------------------------------------------------------------
@@ -154,7 +154,9 @@ def check_cron(expr: str, tz: str, now: datetime) -> cron.CronSchedule:
     try:
         return cron.validate(expr, tz, now)
     except cron.CronError as exc:
-        field = exc.field or "cron"
+        # The engine names the cron field at fault (minute, day of week…) inside its
+        # message; for the API the field is `cron`, or `timezone` for an unknown zone.
+        field = "timezone" if exc.field == "timezone" else "cron"
         raise JobError(_field_message(str(exc), field), field) from None
 
 
@@ -189,15 +191,15 @@ def _check_fields(job: Job, changed: set[str], now: datetime) -> None:
         check_script(job.script)
     if job.exec_type == ExecType.TIMING and changed & {"cron", "timezone", "exec_type"}:
         check_cron(job.cron, job.timezone, now)
-    if job.exec_type == ExecType.DELAY:
-        if job.exec_at is None:
-            raise JobError(
-                "execAt: a delay job needs execAt, a Unix timestamp in seconds or an ISO-8601 "
-                "instant with offset",
-                "execAt",
-            )
-        if "exec_at" in changed:
-            check_exec_at(job.exec_at, now)
+    if job.exec_type == ExecType.DELAY and job.exec_at is None:
+        raise JobError(
+            "execAt: a delay job needs execAt, a Unix timestamp in seconds or an ISO-8601 "
+            "instant with offset",
+            "execAt",
+        )
+    # Checked whatever the type: a timing job keeps it, and may become a delay job later.
+    if "exec_at" in changed and job.exec_at is not None:
+        check_exec_at(job.exec_at, now)
 
 
 # --- State changes ----------------------------------------------------------------------------
@@ -243,8 +245,13 @@ def create_and_enable(data: Mapping[str, Any], *, now: datetime | None = None) -
     return job
 
 
+def jobs_here() -> QuerySet[Job]:
+    """This node's cluster's jobs: several clusters may share one database."""
+    return Job.objects.filter(cluster=settings.TRAITOR_CLUSTER)
+
+
 def get_job(job_id: uuid.UUID | str, *, with_script: bool = True) -> Job:
-    queryset = Job.objects.all() if with_script else Job.objects.defer("script")
+    queryset = jobs_here() if with_script else jobs_here().defer("script")
     try:
         return queryset.get(pk=job_id)
     except Job.DoesNotExist:
@@ -308,8 +315,10 @@ def replace_script(job_id: uuid.UUID | str, script: str) -> Job:
     """Replace the script; the next run uses the new one."""
     check_script(script)
     with transaction.atomic():
-        written = Job.objects.filter(pk=job_id).update(
-            script=script, version=F("version") + 1, updated_at=dj_timezone.now()
+        written = (
+            jobs_here()
+            .filter(pk=job_id)
+            .update(script=script, version=F("version") + 1, updated_at=dj_timezone.now())
         )
         if not written:
             raise JobNotFound(f"id: no job has the id {job_id}", "id")
@@ -320,7 +329,7 @@ def replace_script(job_id: uuid.UUID | str, script: str) -> Job:
 def delete_job(job_id: uuid.UUID | str) -> None:
     """Delete the job and its runs; it leaves the schedule with it."""
     with transaction.atomic():
-        deleted, _by_model = Job.objects.filter(pk=job_id).delete()
+        deleted, _by_model = jobs_here().filter(pk=job_id).delete()
         if not deleted:
             raise JobNotFound(f"id: no job has the id {job_id}", "id")
         _after_commit()

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from jobs.errors import ApiError
 from jobs.models import ExecType, Job, JobState
 from jobs.serializers import JOB_OUTPUT_COLUMNS, JobOutput
+from jobs.services import jobs_here
 from jobs.views.base import ApiView
 
 DEFAULT_SIZE = 20
@@ -46,7 +47,7 @@ def _choice(request: Request, name: str, choices: dict[str, int]) -> int | None:
 
 def filtered_jobs(request: Request) -> QuerySet[Job]:
     # `only` keeps the script column out of the query: scripts may be 256 KiB each.
-    jobs = Job.objects.only(*JOB_OUTPUT_COLUMNS)
+    jobs = jobs_here().only(*JOB_OUTPUT_COLUMNS)
     state = _choice(request, "state", _STATES)
     if state is not None:
         jobs = jobs.filter(state=state)

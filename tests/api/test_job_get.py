@@ -1,0 +1,57 @@
+"""GET /api/job?id=: one job, never its script."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.api.conftest import NOW_UNIX, Api
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_shows_every_documented_field_and_never_the_script(api: Api, frozen) -> None:
+    job_id = api.create({"name": "n", "description": "d", "cron": "0 0 8 ? * MON",
+                         "script": "secret()"})  # fmt: skip
+    status, body = api.call("GET", f"/api/job?id={job_id}")
+    assert status == 200
+    data = body["data"]
+    assert "script" not in data and "secret()" not in str(body)
+    assert data["jobId"] == job_id
+    assert (data["name"], data["description"], data["cron"]) == ("n", "d", "0 0 8 ? * MON")
+    assert (data["execType"], data["type"], data["state"], data["status"]) == (
+        0, "timing", 0, "stopped")  # fmt: skip
+    assert data["execAt"] is None and data["lastExecTime"] is None
+    assert data["nextExecTime"] is None
+    assert data["timezone"] == "UTC"
+    assert (data["catchUp"], data["allowOverlap"]) == (True, False)
+    assert data["createdAt"] == NOW_UNIX and data["updatedAt"] == NOW_UNIX
+
+
+def test_times_are_unix_seconds_as_numbers(api: Api, frozen) -> None:
+    job_id = api.create({"name": "d", "execAt": str(NOW_UNIX + 90)}, "delay")
+    api.call("POST", f"/api/enable?id={job_id}&enable=true")
+    data = api.job(job_id)
+    assert data["execAt"] == NOW_UNIX + 90 and isinstance(data["execAt"], int)
+    assert data["nextExecTime"] == NOW_UNIX + 90
+
+
+def test_a_missing_id_is_a_400(api: Api) -> None:
+    status, body = api.call("GET", "/api/job")
+    assert status == 400
+    assert body["error"].startswith("id")
+
+
+@pytest.mark.parametrize("bad", ["42", "not-a-uuid", "3f2504e0-4f89-41d3-9a0c"])
+def test_a_malformed_id_is_a_400(api: Api, bad: str) -> None:
+    status, body = api.call("GET", f"/api/job?id={bad}")
+    assert status == 400
+    assert body["error"].startswith("id") and "UUID" in body["error"]
+
+
+def test_an_unknown_id_is_a_404(api: Api) -> None:
+    unknown = uuid.uuid4()
+    status, body = api.call("GET", f"/api/job?id={unknown}")
+    assert status == 404
+    assert str(unknown) in body["error"]
