@@ -105,6 +105,10 @@ else:
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
             },
+            # Tests use a file too (under the session's temporary TRAITOR_HOME): the shared
+            # in-memory database fails with "table is locked" instead of waiting when two
+            # threads write, and the dispatcher tests run two loops on one database.
+            "TEST": {"NAME": str(TRAITOR_HOME / "test.sqlite3")},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
