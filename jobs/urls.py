@@ -9,10 +9,12 @@ from __future__ import annotations
 from django.urls import path
 
 from jobs.views.base import by_method
+from jobs.views.cron_preview import CronPreviewView
 from jobs.views.enable import EnableView
 from jobs.views.job import JobView
 from jobs.views.job_list import JobListView
 from jobs.views.run import CreateAndEnableView
+from jobs.views.runs import RunListView, RunView, TriggerView
 from jobs.views.script import ScriptView
 
 urlpatterns = [
@@ -20,5 +22,8 @@ urlpatterns = [
     path("enable", EnableView.as_view()),
     path("script", ScriptView.as_view()),
     path("jobList", JobListView.as_view()),
-    path("run", by_method(POST=CreateAndEnableView.as_view())),
+    path("run", by_method(POST=CreateAndEnableView.as_view(), GET=RunView.as_view())),
+    path("trigger", TriggerView.as_view()),
+    path("runs", RunListView.as_view()),
+    path("cron/preview", CronPreviewView.as_view()),
 ]
