@@ -1,3 +1,10 @@
 from __future__ import annotations
 
-urlpatterns: list = []
+from django.urls import path
+
+from scheduler import views
+
+urlpatterns = [
+    path("healthz", views.healthz),
+    path("metrics", views.prometheus_metrics),
+]
