@@ -1,0 +1,422 @@
+"""The sandbox worker process: runs job scripts, one fresh QuickJS interpreter per run.
+
+Started by the pool (`jsruntime.pool`) with an empty environment, an empty read-only
+working directory and its own session; it then locks itself down (resource limits, no new
+privileges) before it reads its first script. It talks to the parent over two pipes in
+`jsruntime.protocol` frames and never imports Django: plugin calls go back to the parent.
+
+Why dukpy is wrapped rather than used as shipped (dukpy 0.6, pinned):
+- `JSInterpreter.__init__` copies `os.environ` into `process.env` and exports
+  `dukpy.load_module`, which reads any file; our interpreter never runs that constructor and
+  its exported-function table holds only the three host functions below.
+- The C layer re-creates the `call_python` global at every eval; the prelude turns it into an
+  accessor that hides it, and the table behind it is ours anyway.
+- `require()` and `import()` resolve files through `loader`; ours resolves nothing.
+- QuickJS's interrupt handler calls `PyErr_CheckSignals()`, so a SIGALRM handler that raises
+  stops a `while (true) {}` or an endless promise chain.
+- The QuickJS heap limit is a hard-coded 128 MB; `JS_SetMemoryLimit` (exported by the
+  extension) sets each run's own limit through ctypes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import re
+import resource
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import dukpy
+from dukpy import _dukpy
+
+from jsruntime import httpclient
+from jsruntime.protocol import FrameReader, PeerClosed, encode, write_all
+
+MIB = 1 << 20
+LEVELS = frozenset({"log", "info", "warn", "error", "debug"})
+PRELUDE = (Path(__file__).with_name("prelude.js")).read_text(encoding="utf-8")
+# Cap on what one frame from the parent may hold (a script plus its context).
+MAX_PARENT_FRAME = 64 * MIB
+# Cap on a plugin call's JSON arguments: the parent parses them in its own process.
+MAX_PLUGIN_ARGS = 1 * MIB
+# An error longer than this is cut; deep recursion and huge messages stay readable.
+MAX_ERROR_CHARS = 8192
+# A worker is retired after this many runs or once its RSS grew this much: both bound the
+# slow leaks a long-lived process collects, at the cost of one restart now and then.
+MAX_RUNS = 5000
+MAX_RSS_GROWTH = 96 * MIB
+# The CPU hard limit the worker gives itself; it retires itself before reaching it.
+CPU_BUDGET_SECONDS = 3600
+
+_OUT_OF_MEMORY = re.compile(r"^InternalError: out of memory\b")
+_SCRIPT_FRAME = re.compile(r"<dukpy>:(\d+):(\d+)")
+
+
+class Expired(BaseException):
+    """Raised by the SIGALRM/SIGXCPU handler while JavaScript runs. A BaseException, so a
+    stray `except Exception` on the way out does not swallow it."""
+
+
+class RunState:
+    """What the host functions need to know about the run in progress."""
+
+    def __init__(self) -> None:
+        self.in_js = False
+        self.expired = False
+        self.deadline = 0.0
+        self.output_left = 0
+        self.truncated = False
+        self.deny_private = False
+        self.http_bytes = 0
+
+
+class Worker:
+    def __init__(self, read_fd: int, write_fd: int) -> None:
+        self.reader = FrameReader(read_fd, MAX_PARENT_FRAME)
+        self.write_fd = write_fd
+        self.state = RunState()
+        self.plugins: dict[str, list[str]] = {}
+        self.runs = 0
+        self.base_rss = 0
+        self.cpu_hard = resource.RLIM_INFINITY
+        self._max_timeout = 600.0
+        self._limit_memory = _memory_limit_setter()
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    def send(self, message: dict[str, Any]) -> None:
+        write_all(self.write_fd, encode(message))
+
+    def receive(self) -> dict[str, Any]:
+        message = self.reader.read()
+        assert message is not None  # no deadline: blocks until a frame or end of file
+        return message
+
+    # --- lock-down -----------------------------------------------------------------------
+
+    def lock_down(self, config: dict[str, Any]) -> None:
+        """Resource limits and privileges, set once before any script runs."""
+        self._max_timeout = float(config["max_timeout_seconds"])
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        # No file writes at all: the only files a worker writes are its pipes.
+        resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+        vm = _vm_bytes()
+        hard_as = vm + (int(config["max_memory_mb"]) + 512) * MIB
+        resource.setrlimit(resource.RLIMIT_AS, (hard_as, hard_as))
+        used = _cpu_seconds()
+        self.cpu_hard = int(used) + CPU_BUDGET_SECONDS
+        resource.setrlimit(resource.RLIMIT_CPU, (self.cpu_hard, self.cpu_hard))
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS: no setuid escalation, ever
+        signal.signal(signal.SIGALRM, self._on_deadline)
+        signal.signal(signal.SIGXCPU, self._on_deadline)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        self.plugins = {str(k): [str(f) for f in v] for k, v in config["plugins"].items()}
+        self.base_rss = _rss_bytes()
+
+    def _on_deadline(self, signum: int, frame: object) -> None:
+        self.state.expired = True
+        # Raise only while JavaScript runs: QuickJS's interrupt check turns this into an
+        # uncatchable stop. In host code (a pipe write, an HTTP read) raising could cut a frame
+        # in half; those calls bound themselves by the deadline instead, and the interval
+        # timer fires again once JavaScript resumes.
+        if self.state.in_js:
+            raise Expired()
+
+    # --- runs ----------------------------------------------------------------------------
+
+    def fresh_interpreter(self) -> SandboxInterpreter:
+        interpreter = SandboxInterpreter(
+            {
+                "traitor.console": self.host_console,
+                "traitor.http": self.host_http,
+                "traitor.plugin": self.host_plugin,
+            },
+            self.state,
+        )
+        interpreter.evaljs_module(PRELUDE, plugins=self.plugins)
+        return interpreter
+
+    def serve(self) -> None:
+        interpreter = self.fresh_interpreter()
+        self.send({"t": "ready", "pid": os.getpid()})
+        while True:
+            try:
+                request = self.receive()
+            except PeerClosed:
+                return
+            if request.get("t") != "run":
+                return
+            self.send({"t": "ack"})
+            outcome = self.run(interpreter, request)
+            self.runs += 1
+            clean = outcome.pop("clean") and self._still_fresh()
+            self.send({"t": "done", "clean": clean, **outcome})
+            if not clean:
+                return
+            interpreter = self.fresh_interpreter()
+
+    def _still_fresh(self) -> bool:
+        return (
+            self.runs < MAX_RUNS
+            and _rss_bytes() - self.base_rss < MAX_RSS_GROWTH
+            and _cpu_seconds() < self.cpu_hard - self._max_timeout - 10
+        )
+
+    def run(self, interpreter: SandboxInterpreter, request: dict[str, Any]) -> dict[str, Any]:
+        limits = request["limits"]
+        timeout = float(limits["timeout_seconds"])
+        memory_mb = int(limits["memory_mb"])
+        state = self.state
+        state.expired = False
+        state.truncated = False
+        state.output_left = int(limits["output_bytes"])
+        state.http_bytes = int(limits["http_response_bytes"])
+        state.deny_private = bool(request["deny_private"])
+        state.deadline = time.monotonic() + timeout
+        self._limit_memory(interpreter, memory_mb * MIB)
+        # Address space for the rest of the process (Python, buffers) on top of the JS heap,
+        # which QuickJS caps itself; this only catches what QuickJS does not see.
+        soft_as = _vm_bytes() + memory_mb * MIB + 256 * MIB
+        _, hard_as = resource.getrlimit(resource.RLIMIT_AS)
+        resource.setrlimit(resource.RLIMIT_AS, (min(soft_as, hard_as), hard_as))
+        cpu_soft = min(int(_cpu_seconds() + timeout) + 2, self.cpu_hard)
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_soft, self.cpu_hard))
+        # The script's completion value is never used; `void 0` keeps QuickJS from turning
+        # a huge last expression into JSON. On its own line, so no position moves.
+        source = request["script"] + "\n;void 0\n"
+        run = {"job": request["job"], "outputBytes": state.output_left}
+        status, error, clean = "succeeded", "", True
+        signal.setitimer(signal.ITIMER_REAL, timeout, 0.05)
+        try:
+            try:
+                state.in_js = True
+                interpreter.evaljs(source, **run)
+            finally:
+                state.in_js = False
+                signal.setitimer(signal.ITIMER_REAL, 0)
+        except Expired:
+            status, error, clean = "timed_out", f"stopped after {_seconds(timeout)}", False
+        except dukpy.JSRuntimeError as exc:
+            if state.expired:
+                status, error, clean = "timed_out", f"stopped after {_seconds(timeout)}", False
+            else:
+                status, error = "failed", describe_js_error(str(exc))
+                if _OUT_OF_MEMORY.match(str(exc)):
+                    error = _out_of_memory(memory_mb) + error[len("InternalError: out of memory") :]
+                    clean = False
+        except MemoryError:
+            status, error, clean = "failed", _out_of_memory(memory_mb), False
+        except RecursionError:
+            status, error, clean = "failed", "RangeError: the script nested too deeply", False
+        finally:
+            resource.setrlimit(resource.RLIMIT_AS, (hard_as, hard_as))
+        if state.expired and status == "succeeded":
+            # The deadline passed in host code and the script ended before the next tick.
+            status, error, clean = "timed_out", f"stopped after {_seconds(timeout)}", False
+        return {"status": status, "error": error, "truncated": state.truncated, "clean": clean}
+
+    # --- host functions: the only Python a script can reach ------------------------------
+
+    def host_console(self, level: str, text: str | None) -> int:
+        state = self.state
+        if text is None or state.output_left <= 0:
+            state.truncated = True
+            state.output_left = 0
+            return 0
+        # Lone surrogates from JavaScript strings become U+FFFD here, once.
+        data = str(text).encode("utf-8", "replace")
+        if len(data) + 1 > state.output_left:
+            data = data[: max(0, state.output_left - 1)]
+            state.truncated = True
+            state.output_left = 0
+        else:
+            state.output_left -= len(data) + 1
+        self.send(
+            {
+                "t": "line",
+                "l": level if level in LEVELS else "log",
+                "x": data.decode("utf-8", "ignore"),
+                "at": time.time(),
+            }
+        )
+        return state.output_left
+
+    def host_http(self, options: dict[str, Any]) -> dict[str, Any]:
+        state = self.state
+        try:
+            return httpclient.fetch(
+                options,
+                deadline=state.deadline,
+                max_bytes=state.http_bytes,
+                deny_private=state.deny_private,
+            )
+        except httpclient.HttpError as exc:
+            return {"error": str(exc), "code": exc.code}
+
+    def host_plugin(self, module: str, function: str, args: list[Any]) -> dict[str, Any]:
+        if function not in self.plugins.get(module, ()):
+            return {"error": f"'{module}' has no function '{function}'"}
+        payload = json.dumps(args)
+        if len(payload) > MAX_PLUGIN_ARGS:
+            return {"error": f"arguments to {module}.{function} are over 1 MB"}
+        self.send({"t": "call", "m": module, "f": function, "a": payload})
+        try:
+            reply = self.receive()
+        except PeerClosed:
+            os._exit(0)
+        if reply.get("t") != "ret":
+            os._exit(3)
+        if reply.get("ok"):
+            return {"value": reply.get("v")}
+        return {"error": str(reply.get("e", "plugin call failed"))}
+
+
+class SandboxInterpreter(dukpy.JSInterpreter):
+    """A JSInterpreter that never runs dukpy's constructor: no process.env, no file loader,
+    and an exported-function table that holds exactly the host functions given."""
+
+    def __init__(self, functions: dict[str, Any], state: RunState) -> None:
+        self._ctx = _dukpy.create_context()
+        self._funcs = dict(functions)
+        self._state = state
+
+    @property
+    def loader(self) -> _NoModules:
+        return _NO_MODULES
+
+    def evaljs_module(self, code: str, **kwargs: Any) -> Any:
+        return self._evaljs(code, True, "<traitor>", kwargs)
+
+    def _normalize_module(self, base_name: str, module_name: str) -> str:
+        # dukpy's version stats files to resolve the name; ours answers without looking.
+        return module_name
+
+    def _check_exported_function_exists(self, func: bytes) -> bool:
+        return func.decode("utf-8", "replace") in self._funcs
+
+    def _call_python(self, func: bytes, json_args: bytes) -> bytes | None:
+        state = self._state
+        state.in_js = False
+        try:
+            args = json.loads(json_args)
+            result = self._funcs[func.decode("utf-8")](*args)
+            return json.dumps(result).encode("utf-8")
+        except Expired:
+            raise
+        except Exception:
+            # Host functions report their own errors as values; anything else is a bug,
+            # and its text may hold host paths, so the script sees a plain sentence.
+            return json.dumps({"error": "internal error in the sandbox"}).encode("utf-8")
+        finally:
+            state.in_js = True
+
+
+class _NoModules:
+    """The module loader for `import()`: nothing is ever found, nothing is ever read."""
+
+    def load(self, module_name: str) -> tuple[None, None, None]:
+        return None, None, None
+
+    def lookup(self, module_name: str) -> tuple[None, None]:
+        return None, None
+
+
+_NO_MODULES = _NoModules()
+
+
+def describe_js_error(raw: str) -> str:
+    """QuickJS's "message\\n    at f (<dukpy>:3:5)..." as "message (line 3, column 5)\\n
+    stack", with the sandbox's own frames left out and no file names."""
+    message, _, stack = raw.partition("\n")
+    frames = []
+    for line in stack.splitlines():
+        if "<traitor>" in line:
+            continue
+        frames.append(line.replace("<dukpy>", "<script>"))
+    found = _SCRIPT_FRAME.search(stack)
+    where = f" (line {found.group(1)}, column {found.group(2)})" if found else ""
+    text = message.replace("<dukpy>", "<script>") + where
+    if frames:
+        text += "\n" + "\n".join(frames)
+    if len(text) > MAX_ERROR_CHARS:
+        text = text[:MAX_ERROR_CHARS] + "\n… (error cut)"
+    return text
+
+
+def _out_of_memory(memory_mb: int) -> str:
+    return f"ran out of memory ({memory_mb} MB)"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g} s"
+
+
+def _memory_limit_setter() -> Any:
+    """`JS_SetMemoryLimit` on the runtime inside an interpreter's capsule (dukpy 0.6 layout:
+    the DukPyContext struct starts with the JSRuntime pointer)."""
+    library = ctypes.CDLL(_dukpy.__file__)
+    set_limit = library.JS_SetMemoryLimit
+    set_limit.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    set_limit.restype = None
+    get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+    get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+    get_pointer.restype = ctypes.c_void_p
+
+    def apply(interpreter: SandboxInterpreter, limit: int) -> None:
+        context = get_pointer(interpreter._ctx, b"DUKPY_CONTEXT_CAPSULE")
+        runtime = ctypes.cast(context, ctypes.POINTER(ctypes.c_void_p))[0]
+        set_limit(runtime, limit)
+
+    return apply
+
+
+def _statm() -> list[int]:
+    with open("/proc/self/statm") as f:
+        return [int(x) for x in f.read().split()]
+
+
+def _vm_bytes() -> int:
+    return _statm()[0] * resource.getpagesize()
+
+
+def _rss_bytes() -> int:
+    return _statm()[1] * resource.getpagesize()
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def main() -> None:
+    # The protocol gets private descriptors; 0 and 1 point at /dev/null so a stray print
+    # can never corrupt a frame.
+    read_fd, write_fd = os.dup(0), os.dup(1)
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    os.close(null)
+    worker = Worker(read_fd, write_fd)
+    try:
+        config = worker.receive()
+        worker.lock_down(config)
+        worker.serve()
+    except PeerClosed:
+        pass
+    except BaseException as exc:  # report why, then exit: the parent replaces the worker
+        with contextlib.suppress(BaseException):
+            worker.send({"t": "crash", "e": f"{type(exc).__name__}: {exc}"})
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
