@@ -209,7 +209,7 @@ class Worker:
             if state.expired:
                 status, error, clean = "timed_out", f"stopped after {_seconds(timeout)}", False
             else:
-                status, error = "failed", describe_js_error(str(exc))
+                status, error = "failed", describe_js_error(str(exc), request["script"])
                 if _OUT_OF_MEMORY.match(str(exc)):
                     error = _out_of_memory(memory_mb) + error[len("InternalError: out of memory") :]
                     clean = False
@@ -333,17 +333,35 @@ class _NoModules:
 _NO_MODULES = _NoModules()
 
 
-def describe_js_error(raw: str) -> str:
+def describe_js_error(raw: str, script: str | None = None) -> str:
     """QuickJS's "message\\n    at f (<dukpy>:3:5)..." as "message (line 3, column 5)\\n
     stack", with the sandbox's own frames left out and no file names."""
     message, _, stack = raw.partition("\n")
-    frames = []
-    for line in stack.splitlines():
-        if "<traitor>" in line:
-            continue
-        frames.append(line.replace("<dukpy>", "<script>"))
+    last_line, end_column = 1 << 30, 1
+    if script is not None:
+        lines = script.split("\n")
+        last_line, end_column = len(lines), len(lines[-1]) + 1
+
+    def position(match: re.Match[str]) -> str:
+        # Past the last line means QuickJS reached the `void 0` the worker appends: the
+        # script ended in the middle of something, so point at its end.
+        line, column = int(match.group(1)), int(match.group(2))
+        if line > last_line:
+            line, column = last_line, end_column
+        return f"<script>:{line}:{column}"
+
+    frames = [
+        _SCRIPT_FRAME.sub(position, line) for line in stack.splitlines() if "<traitor>" not in line
+    ]
     found = _SCRIPT_FRAME.search(stack)
-    where = f" (line {found.group(1)}, column {found.group(2)})" if found else ""
+    where = ""
+    if found:
+        line, column = int(found.group(1)), int(found.group(2))
+        if line > last_line:
+            line, column = last_line, end_column
+            if message.startswith("SyntaxError:"):
+                message = "SyntaxError: unexpected end of script"
+        where = f" (line {line}, column {column})"
     text = message.replace("<dukpy>", "<script>") + where
     if frames:
         text += "\n" + "\n".join(frames)

@@ -184,8 +184,11 @@ TRAITOR_HTTP_RESPONSE_MAX_BYTES = env_int(
 )
 # Link-local and cloud-metadata addresses are always refused; this adds private and loopback.
 TRAITOR_HTTP_DENY_PRIVATE = env_bool("TRAITOR_HTTP_DENY_PRIVATE", False)
-# Comma-separated Python modules whose exported functions scripts can `require`.
-TRAITOR_PLUGINS = [p.strip() for p in env_str("TRAITOR_PLUGINS", "").split(",") if p.strip()]
+# Comma-separated Python modules whose exported functions scripts can `require`; the shipped
+# `jsruntime.store` (per-job key/value store) is on unless the list leaves it out.
+TRAITOR_PLUGINS = [
+    p.strip() for p in env_str("TRAITOR_PLUGINS", "jsruntime.store").split(",") if p.strip()
+]
 
 LOGGING = {
     "version": 1,
