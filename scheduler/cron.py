@@ -359,7 +359,14 @@ class CronSchedule:
         """The first fire strictly after `instant` (aware), as aware UTC; None if no more."""
         if instant.tzinfo is None or instant.utcoffset() is None:
             raise TypeError("next_after needs an aware datetime (with a time zone)")
-        u = instant.astimezone(UTC)
+        try:
+            u = instant.astimezone(UTC)
+        except OverflowError:
+            # Within a day of datetime's limits: nothing fires that late, and a date that
+            # early is before EARLIEST anyway.
+            if instant.year > 1970:
+                return None
+            u = datetime.min.replace(tzinfo=UTC)
         if u < EARLIEST:
             u = EARLIEST - timedelta(microseconds=1)
         elif u.year > _LAST_YEAR:
