@@ -56,6 +56,8 @@ CPU_BUDGET_SECONDS = 3600
 
 _OUT_OF_MEMORY = re.compile(r"^InternalError: out of memory\b")
 _SCRIPT_FRAME = re.compile(r"<dukpy>:(\d+):(\d+)")
+_UNEXPECTED = "SyntaxError: unexpected token in expression: '"
+_ERROR_NAME = re.compile(r"^[A-Za-z_$][\w$]*: ")
 
 
 class Expired(BaseException):
@@ -361,7 +363,21 @@ def describe_js_error(raw: str, script: str | None = None) -> str:
             line, column = last_line, end_column
             if message.startswith("SyntaxError:"):
                 message = "SyntaxError: unexpected end of script"
+        elif script is not None and message.startswith(_UNEXPECTED):
+            # QuickJS names the token but reports its line's first column; when the token
+            # occurs once on that line, its place is certain.
+            token = message[len(_UNEXPECTED) : -1]
+            text = script.split("\n")[line - 1]
+            if token and text.count(token) == 1:
+                column = text.index(token) + 1
+                frames = [
+                    f.replace(f"<script>:{line}:{found.group(2)}", f"<script>:{line}:{column}")
+                    for f in frames
+                ]
         where = f" (line {line}, column {column})"
+    if not stack.strip() and not _ERROR_NAME.match(message):
+        # `throw "text"` or `throw {…}`: no Error object, no stack; say what happened.
+        message = f"Uncaught {message}"
     text = message.replace("<dukpy>", "<script>") + where
     if frames:
         text += "\n" + "\n".join(frames)
