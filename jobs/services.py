@@ -103,7 +103,9 @@ def _after_commit() -> None:
 
 
 def _describe(instant: datetime) -> str:
-    return f"{instant.astimezone(UTC).isoformat()} (Unix {instant.timestamp():g})"
+    seconds = instant.timestamp()
+    shown = int(seconds) if seconds.is_integer() else round(seconds, 3)
+    return f"{instant.astimezone(UTC).isoformat()} (Unix {shown})"
 
 
 # --- Checks -----------------------------------------------------------------------------------

@@ -159,6 +159,9 @@ class Command(BaseCommand):
         )
 
     def _serve(self, node_name: str, ip: str, port: int) -> None:
+        # WhiteNoise serves the admin's files from the apps (WHITENOISE_USE_FINDERS); it only
+        # warns when STATIC_ROOT is missing, but an empty one keeps the log clean.
+        Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
         # Daphne installs Twisted's asyncio reactor on import: import it only when serving.
         from daphne.endpoints import build_endpoint_description_strings
         from daphne.server import Server
@@ -166,9 +169,6 @@ class Command(BaseCommand):
         from scheduler.node import start_node_services
         from traitor_site.asgi import application
 
-        # WhiteNoise serves the admin's files from the apps (WHITENOISE_USE_FINDERS); it only
-        # warns when STATIC_ROOT is missing, but an empty one keeps the log clean.
-        Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
         services = start_node_services(node_name)
         base = f"http://{_shown_host(ip)}:{port}"
 

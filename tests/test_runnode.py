@@ -1,0 +1,267 @@
+"""`python manage.py runnode`: flags, and a real node walked through README's own examples."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from django.core.management import CommandError, call_command
+
+from tests.environment import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+START_TIMEOUT = 60.0
+
+
+# --- Flags (in-process: these stop before anything is served) ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ({"mode": "multi"}, "-r/--redis"),
+        ({"mode": "multi", "redis": "localhost:6379"}, "-r/--redis: expected redis://"),
+        ({"mode": "multi", "redis": "redis://r:6379/0", "mongo": "mysql://m"}, "-mg/--mongo"),
+        ({"mode": "multi", "redis": "redis://r:6379/0", "mongo": "mongodb://m:27017"},
+         "cluster mode (-m multi) is not built yet"),
+        ({"port": 70000}, "-p/--port"),
+        ({"port": 0}, "-p/--port"),
+        ({"ip": "localhost.example"}, "-ip/--ip"),
+        ({"db": "postgresql://elsewhere/x"}, "--db is read before the settings load"),
+    ],
+)  # fmt: skip
+def test_it_refuses_flags_it_cannot_use_with_one_line(options: dict, says: str) -> None:
+    with pytest.raises(CommandError) as refused:
+        call_command("runnode", **options)
+    assert says in str(refused.value)
+    assert "\n" not in str(refused.value)
+
+
+def test_multi_mode_without_redis_exits_non_zero_naming_the_flag(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "manage.py", "runnode", "-m", "multi", "-mg", "mongodb://m:27017"],
+        cwd=ROOT, env=_env(tmp_path), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert done.stderr.strip().count("\n") == 0, done.stderr
+    assert "-r/--redis" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_malformed_db_url_is_one_line(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "manage.py", "runnode", "--db", "mysql://x/y"],
+        cwd=ROOT, env=_env(tmp_path), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert done.stderr.strip() == "--db: expected postgresql://user:password@host:5432/name, " \
+        "got 'mysql://x/y'"  # fmt: skip
+
+
+# --- A real node ------------------------------------------------------------------------------
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["TRAITOR_HOME"] = str(home)
+    env["PYTHONUNBUFFERED"] = "1"
+    # The test session's own database is not the node's: the node gets --db or SQLite.
+    env.pop("TRAITOR_DATABASE_URL", None)
+    env.pop("TRAITOR_SECRET_KEY", None)  # the node generates and keeps its own
+    return env
+
+
+class Node:
+    """A `runnode` subprocess whose output is collected line by line."""
+
+    def __init__(self, home: Path, port: int, extra: list[str]) -> None:
+        self.port = port
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self.proc = subprocess.Popen(
+            [sys.executable, "manage.py", "runnode", "-ip", "127.0.0.1", "-p", str(port), *extra],
+            cwd=ROOT, env=_env(home), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True,
+        )  # fmt: skip
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                line = self._queue.get(timeout=deadline - time.monotonic())
+            except queue.Empty:
+                break
+            if line is None:
+                raise AssertionError("runnode exited:\n" + "\n".join(self.lines))
+            self.lines.append(line)
+            if " ready (" in line and f"http://127.0.0.1:{self.port}/" in line:
+                return
+        raise AssertionError("runnode was not ready in time:\n" + "\n".join(self.lines))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait(timeout=10)
+        while True:
+            try:
+                line = self._queue.get(timeout=5)
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.lines.append(line)
+        return code
+
+
+@pytest.fixture
+def start_node(tmp_path: Path) -> Iterator[Any]:
+    nodes: list[Node] = []
+
+    def start(home: Path, extra: list[str]) -> Node:
+        node = Node(home, free_port(), extra)
+        nodes.append(node)
+        node.wait_ready()
+        return node
+
+    yield start
+    for node in nodes:
+        node.stop()
+
+
+def _node_database() -> list[str]:
+    """Under TRAITOR_TEST_DB=postgresql: a fresh database on the session's server, via --db."""
+    server = os.environ.get("TRAITOR_TEST_POSTGRES_SERVER")
+    if not server:
+        return []
+    import psycopg
+
+    name = f"traitor_e2e_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return ["--db", f"{server}/{name}"]
+
+
+def readme_examples() -> list[tuple[str, int]]:
+    """The curl commands of README's API section, in order, each with its expected status."""
+    text = README.read_text()
+    section = text[text.index("<!-- section:api -->") : text.index("<!-- /section:api -->")]
+    examples = []
+    for block in re.findall(r"```sh\n(.*?)```", section, flags=re.S):
+        expected = re.search(r"# answers (\d{3})", block)
+        command = re.sub(r"\\\n\s*", " ", block)
+        command = "\n".join(ln for ln in command.splitlines() if not ln.startswith("#")).strip()
+        if command.startswith("curl "):
+            examples.append((command, int(expected.group(1)) if expected else 200))
+    return examples
+
+
+def curl_as_request(command: str) -> tuple[str, str, dict[str, str], str | None]:
+    """A README curl line as (method, url, headers, body); only the flags README uses."""
+    words = shlex.split(command)[1:]
+    method, url, headers, body = None, None, {}, None
+    while words:
+        word = words.pop(0)
+        if word == "-s":
+            continue
+        if word == "-X":
+            method = words.pop(0)
+        elif word == "-H":
+            key, _, value = words.pop(0).partition(":")
+            headers[key.strip()] = value.strip()
+        elif word in ("-d", "--data"):
+            body = words.pop(0)
+        elif word.startswith("http"):
+            url = word
+        else:
+            raise AssertionError(f"README uses a curl flag this walker does not know: {word}")
+    assert url is not None, command
+    return method or ("POST" if body is not None else "GET"), url, headers, body
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db  # so the PostgreSQL run walks it too, with --db
+def test_a_node_serves_the_readme_examples_and_prints_its_secrets_once(
+    tmp_path: Path, start_node: Any
+) -> None:
+    home = tmp_path / "home"
+    db = _node_database()
+    node = start_node(home, db)
+
+    token = re.search(r"API token:\s+(\w+)", node.output).group(1)
+    password = re.search(r"admin password:\s+(\S+)", node.output).group(1)
+    base = f"http://127.0.0.1:{node.port}"
+    assert (home / "secret_key").exists()
+
+    examples = readme_examples()
+    assert len(examples) >= 10
+    job = None
+    walked = []
+    for command, expected in examples:
+        if "$JOB" in command:
+            assert job is not None, "README uses $JOB before creating a job"
+            command = command.replace("$JOB", job)
+        command = command.replace("$TOKEN", token).replace("http://localhost:8080", base)
+        method, url, headers, body = curl_as_request(command)
+        response = requests.request(
+            method, url, headers=headers, data=body.encode() if body else None, timeout=10
+        )
+        assert response.status_code == expected, (command, response.text, node.output[-3000:])
+        assert response.headers["Content-Type"].startswith("application/json")
+        answer = response.json()
+        if method == "POST" and "/api/job?" in url and expected == 200:
+            job = answer["id"]
+        walked.append((method, url.split("?")[0].removeprefix(base)))
+    assert ("DELETE", "/api/job") in walked and ("POST", "/api/run") in walked
+
+    # The admin, its static files, and an API error page are all served by the node.
+    assert requests.get(f"{base}/admin/login/", timeout=10).status_code == 200
+    css = requests.get(f"{base}/static/admin/css/base.css", timeout=10)
+    assert css.status_code == 200 and "text/css" in css.headers["Content-Type"]
+    missing = requests.get(f"{base}/api/nothing", timeout=10)
+    assert missing.status_code == 404 and "error" in missing.json()
+    anonymous = requests.get(f"{base}/api/jobList", timeout=10)
+    assert anonymous.status_code == 401 and "error" in anonymous.json()
+
+    assert node.stop() == 0
+    assert "stopping" in node.output
+
+    # A second start on the same data: the same token works, and no secret is printed.
+    again = start_node(home, db)
+    assert password not in again.output and token not in again.output
+    assert "admin password" not in again.output
+    listed = requests.get(
+        f"http://127.0.0.1:{again.port}/api/jobList",
+        headers={"Authorization": f"Token {token}"},
+        timeout=10,
+    )
+    assert listed.status_code == 200 and listed.json()["total"] == 1  # the one /api/run made
+    assert again.stop() == 0
