@@ -71,13 +71,22 @@ class NodeServices:
         logger.info("node services stopped", extra={"node": self.node_name})
 
 
+def _warm_sandbox_pool() -> None:
+    """Start the sandbox workers now, so the first fire does not wait for them to boot."""
+    try:
+        from jsruntime import get_pool
+
+        get_pool()
+    except Exception:
+        # Each run asks for the pool again and records the failure if it persists.
+        logger.exception("starting the sandbox pool failed")
+
+
 def _stop_sandbox_pool() -> None:
     try:
-        import jsruntime
+        from jsruntime import get_pool
 
-        shutdown = getattr(jsruntime, "shutdown_pool", None)
-        if shutdown is not None:
-            shutdown()
+        get_pool().shutdown()
     except Exception:
         logger.exception("stopping the sandbox pool failed")
 
@@ -100,6 +109,7 @@ def start_node_services(node_name: str) -> NodeServices:
     )
     if lost:
         logger.warning("%d runs left running by a previous process are now lost", lost)
+    threading.Thread(target=_warm_sandbox_pool, name="traitor-pool-start", daemon=True).start()
     executor = RunExecutor(threads=settings.TRAITOR_RUN_THREADS)
     dispatcher = Dispatcher(dispatch_settings(node_name), submit=executor.submit)
     services = NodeServices(node_name=node_name, dispatcher=dispatcher, executor=executor)
