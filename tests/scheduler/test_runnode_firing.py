@@ -198,7 +198,7 @@ def test_sigterm_lets_the_run_in_flight_finish_and_records_it(
     node.start()
     run = node.call("GET", f"/api/run?id={run_id}")["data"]
     assert run["status"] == "succeeded"
-    assert run["output"] == "slow done\n"
+    assert run["output"] == "slow done"
 
 
 @pytest.mark.django_db
