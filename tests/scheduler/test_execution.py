@@ -1,0 +1,106 @@
+"""A claimed run through the real sandbox: what is recorded, and pruning after it."""
+
+from __future__ import annotations
+
+import pytest
+import time_machine
+
+from jobs.models import Job, Run, RunStatus, RunTrigger
+from scheduler.decisions import lateness_ms
+from scheduler.execution import execute_run
+from tests.scheduler.conftest import at, store_job
+
+pytestmark = pytest.mark.django_db
+
+CLAIMED_AT = at("2024-06-01T10:00:00.002+00:00")
+
+
+def claimed_run(job: Job, fire: str = "2024-06-01T10:00:00+00:00") -> Run:
+    """A run as the dispatcher leaves it: running, started at the claim."""
+    Job.objects.filter(pk=job.pk).update(last_exec_time=CLAIMED_AT)
+    return Run.objects.create(
+        job=job,
+        trigger=RunTrigger.SCHEDULE,
+        scheduled_for=at(fire),
+        status=RunStatus.RUNNING,
+        started_at=CLAIMED_AT,
+        late_ms=2,
+        node="node-a",
+    )
+
+
+def test_a_script_that_succeeds_is_recorded_with_its_console_output() -> None:
+    job = store_job(
+        cron="* * * * *",
+        name="greeter",
+        next_fire_at=None,
+        script="console.log('hello %s', job.name); console.log(job.trigger)",
+    )
+    run = claimed_run(job)
+    assert execute_run(run.id) == RunStatus.SUCCEEDED
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED
+    assert run.output == "hello greeter\nschedule"
+    assert run.error == ""
+    assert run.started_at is not None and run.finished_at >= run.started_at
+    # Lateness is measured to the script's real start; lastExecTime follows it.
+    assert run.late_ms == lateness_ms(run.scheduled_for, run.started_at)
+    job.refresh_from_db()
+    assert job.last_exec_time == run.started_at
+
+
+def test_a_script_that_throws_is_failed_with_the_error_and_its_stack() -> None:
+    job = store_job(
+        cron="* * * * *",
+        next_fire_at=None,
+        script="console.log('before');\nfunction boom() { throw new Error('bad input'); }\nboom();",
+    )
+    run = claimed_run(job)
+    assert execute_run(run.id) == RunStatus.FAILED
+    run.refresh_from_db()
+    assert run.output == "before"
+    assert "bad input" in run.error
+    assert "boom" in run.error  # the JavaScript stack names the function
+
+
+def test_a_script_over_its_time_limit_is_timed_out() -> None:
+    job = store_job(
+        cron="* * * * *", next_fire_at=None, timeout_seconds=0.3, script="while (true) {}"
+    )
+    run = claimed_run(job)
+    assert execute_run(run.id) == RunStatus.TIMED_OUT
+    run.refresh_from_db()
+    assert run.status == RunStatus.TIMED_OUT
+    assert run.error
+
+
+def test_a_newer_run_keeps_last_exec_time_when_an_older_one_finishes() -> None:
+    job = store_job(cron="* * * * *", next_fire_at=None)
+    run = claimed_run(job)
+    newer = at("2024-06-01T10:01:00.001+00:00")
+    Job.objects.filter(pk=job.pk).update(last_exec_time=newer)
+    execute_run(run.id)
+    job.refresh_from_db()
+    assert job.last_exec_time == newer
+
+
+def test_a_run_that_is_no_longer_running_is_left_alone() -> None:
+    job = store_job(cron="* * * * *", next_fire_at=None)
+    run = claimed_run(job)
+    Run.objects.filter(pk=run.pk).update(status=RunStatus.LOST)
+    assert execute_run(run.id) == ""
+    run.refresh_from_db()
+    assert run.status == RunStatus.LOST
+
+
+def test_after_each_run_the_job_keeps_only_the_newest_runs(settings) -> None:
+    settings.TRAITOR_RUNS_KEPT = 3
+    job = store_job(cron="* * * * *", next_fire_at=None)
+    runs = []
+    for minute in range(5):
+        with time_machine.travel(at(f"2024-06-01T10:0{minute}:00.001+00:00"), tick=False):
+            runs.append(claimed_run(job, f"2024-06-01T10:0{minute}:00+00:00"))
+    for run in runs:
+        execute_run(run.id)
+    kept = list(Run.objects.filter(job=job).order_by("scheduled_for").values_list("pk", flat=True))
+    assert kept == [r.pk for r in runs[2:]]
