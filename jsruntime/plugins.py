@@ -5,7 +5,8 @@ node's settings are), never in the sandbox worker: the worker forwards each call
 pipe, the pool calls the function in the thread that asked for the run, and the answer goes
 back as JSON. A plugin module declares:
 
-    TRAITOR_MODULE = "greet"                  # the name scripts require (default: module name)
+    TRAITOR_MODULE = "greet"                  # the name scripts require (default: module name;
+                                              # an entry point's name wins over it)
     TRAITOR_EXPORTS = {"hello": hello}        # JavaScript name -> function
 
 Each function receives a `PluginCall` first (which job and run is calling, how much time it
@@ -60,8 +61,9 @@ class Plugin:
     functions: dict[str, Callable[..., Any]]
 
 
-def plugin_from_module(module: Any, default_name: str) -> Plugin:
-    name = getattr(module, "TRAITOR_MODULE", default_name)
+def plugin_from_module(module: Any, default_name: str, *, name: str | None = None) -> Plugin:
+    if name is None:
+        name = getattr(module, "TRAITOR_MODULE", default_name)
     exports = getattr(module, "TRAITOR_EXPORTS", None)
     where = getattr(module, "__name__", default_name)
     if not isinstance(name, str) or not _NAME.match(name):
@@ -97,7 +99,11 @@ def load_plugins(module_paths: list[str], *, use_entry_points: bool = True) -> d
     if use_entry_points:
         for entry in entry_points(group=ENTRY_POINT_GROUP):
             loaded = entry.load()
-            add(plugin_from_module(loaded, entry.name), f"entry point {entry.value}")
+            # The entry point's own name is the one scripts require.
+            add(
+                plugin_from_module(loaded, entry.name, name=entry.name),
+                f"entry point {entry.value}",
+            )
     return found
 
 

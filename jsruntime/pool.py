@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -51,6 +52,7 @@ ACK_TIMEOUT = 10.0
 # the worker stops a script itself within milliseconds; this only catches a wedged one.
 KILL_GRACE_SECONDS = 2.0
 MAX_ERROR_CHARS = 16384
+WATCH_INTERVAL = 0.5
 
 
 def _now() -> datetime:
@@ -70,15 +72,6 @@ class _Worker:
 
     def send(self, message: dict[str, Any]) -> None:
         write_all(self.write_fd, encode(message))
-
-    def idle_and_alive(self) -> bool:
-        """An idle worker writes nothing, so a readable pipe means it died (end of file)."""
-        if self.process.poll() is not None:
-            return False
-        import select
-
-        readable, _, _ = select.select([self.reader.fd], [], [], 0)
-        return not readable
 
     def exit_description(self) -> str:
         try:
@@ -148,6 +141,7 @@ class SandboxPool:
         self._starting = 0
         self._closed = False
         self._helpers: list[threading.Thread] = []
+        self._watcher: threading.Thread | None = None
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -176,6 +170,11 @@ class SandboxPool:
             self._starting -= wanted
             self._idle.extend(ready)
             self._cond.notify_all()
+            if self._watcher is None:
+                self._watcher = threading.Thread(
+                    target=self._watch, name="sandbox-watch", daemon=True
+                )
+                self._watcher.start()
         return self
 
     def shutdown(self, timeout: float = 2.0) -> None:
@@ -189,8 +188,9 @@ class SandboxPool:
             worker.kill()
         for worker in idle:
             worker.stop(timeout)
-        for helper in list(self._helpers):
-            helper.join(timeout=START_TIMEOUT)
+        for helper in [*self._helpers, self._watcher]:
+            if helper is not None and helper is not threading.current_thread():
+                helper.join(timeout=START_TIMEOUT)
         global _pool
         with _pool_lock:
             if _pool is self:
@@ -288,32 +288,59 @@ class SandboxPool:
     def _count(self) -> int:
         return len(self._idle) + len(self._busy) + self._starting
 
+    def _take_dead_idle_locked(self) -> list[_Worker]:
+        """Idle workers whose process ended (killed, crashed): out of the idle list.
+
+        An idle worker writes nothing, so a readable pipe means end of file: one select()
+        over all idle pipes finds every dead one at once."""
+        if not self._idle:
+            return []
+        by_fd = {worker.reader.fd: worker for worker in self._idle}
+        readable, _, _ = select.select(list(by_fd), [], [], 0)
+        dead = [by_fd[fd] for fd in readable]
+        dead += [w for w in self._idle if w not in dead and w.process.poll() is not None]
+        if dead:
+            self._idle = [w for w in self._idle if w not in dead]
+        return dead
+
+    def _bury(self, dead: list[_Worker]) -> None:
+        for worker in dead:
+            logger.warning("sandbox worker %s died while idle; replacing it", worker.pid)
+            worker.kill()
+            self._replace_later()
+
+    def _watch(self) -> None:
+        """Heal the pool without waiting for a run: look at the idle workers twice a second."""
+        while True:
+            with self._cond:
+                if self._closed:
+                    return
+                dead = self._take_dead_idle_locked()
+                if not dead:
+                    self._cond.wait(WATCH_INTERVAL)
+                    continue
+            self._bury(dead)
+
     def _checkout(self) -> _Worker:
         while True:
-            dead: list[_Worker] = []
             with self._cond:
                 while True:
                     if self._closed:
                         raise SandboxError("the sandbox pool is shut down")
-                    worker = None
-                    while self._idle:
-                        candidate = self._idle.pop()  # the most recently used: warm caches
-                        if candidate.idle_and_alive():
-                            worker = candidate
-                            break
-                        dead.append(candidate)
-                    if worker is not None:
-                        self._busy.add(worker)
+                    dead = self._take_dead_idle_locked()
+                    if dead:
                         break
+                    if self._idle:
+                        worker = self._idle.pop()  # the most recently used: warm caches
+                        self._busy.add(worker)
+                        return worker
                     if self._count() < self.size:
                         self._starting += 1
                         break
                     self._cond.wait()
-            for gone in dead:
-                logger.warning("sandbox worker %s died while idle; replacing it", gone.pid)
-                gone.kill()
-            if worker is not None:
-                return worker
+            if dead:
+                self._bury(dead)
+                continue
             try:
                 worker = self._spawn()
             finally:
