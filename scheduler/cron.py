@@ -115,6 +115,7 @@ class CronSpec:
     fixed_time: bool
     dom_text: str
     dow_text: str
+    month_text: str
     year_text: str | None
     # (Unix weekday of the 1st, month length) -> matching days; 7 x 4 keys at most.
     _days_cache: dict[tuple[int, int], tuple[int, ...]] = field(default_factory=dict)
@@ -237,16 +238,28 @@ class CronSpec:
                 for first in range(7):
                     if self.days_in(first, length):
                         return None
-        months = ",".join(str(m) for m in self.months)
-        if not self.dom_any:
+        where = "in any month" if self.month_text == "*" else f"in month {self.month_text!r}"
+        dom_set = self.dom_text not in ("*", "?")
+        dow_set = self.dow_text not in ("*", "?")
+        if dom_set and dow_set:
+            how = (
+                "either"
+                if self.days_or
+                else "both (a day field starting with '*' makes both required)"
+            )
             return CronError(
-                f"cron: day-of-month {self.dom_text!r} never falls in month {months}"
-                + ("" if self.days_or or self.dow_any else f" on day-of-week {self.dow_text!r}")
-                + ", so the expression would never fire",
+                f"cron: day-of-month {self.dom_text!r} and day-of-week {self.dow_text!r} never "
+                f"match a day {where} ({how}), so the expression would never fire",
+                field="day-of-month",
+            )
+        if dom_set:
+            return CronError(
+                f"cron: day-of-month {self.dom_text!r} never falls {where}, "
+                "so the expression would never fire",
                 field="day-of-month",
             )
         return CronError(
-            f"cron: day-of-week {self.dow_text!r} never falls in month {months}, "
+            f"cron: day-of-week {self.dow_text!r} never falls {where}, "
             "so the expression would never fire",
             field="day-of-week",
         )
@@ -322,6 +335,7 @@ def compile_expression(expr: str) -> CronSpec:
         fixed_time=not (min_text.startswith("*") or hour_text.startswith("*")),
         dom_text=dom_text,
         dow_text=dow_text,
+        month_text=month_text,
         year_text=year_text,
     )
     reason = spec.never_fires_reason()

@@ -87,7 +87,7 @@ def test_a_schedule_that_ends_gives_fewer_fires(api: Api) -> None:
     ("params", "error"),
     [
         ({"cron": "0 0 32 * *"}, "cron: day-of-month 32 is out of range (1-31)"),
-        ({"cron": "0 0 30 2 *"}, "cron: day-of-month '30' never falls in month 2"),
+        ({"cron": "0 0 30 2 *"}, "cron: day-of-month '30' never falls in month '2'"),
         ({"cron": "0 0 0 1 1 ? 2020"}, "cron: year '2020' leaves no fire"),
         ({"cron": "@reboot"}, "cron: @reboot is not supported"),
         ({"cron": ""}, "cron: give the expression"),
