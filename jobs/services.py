@@ -270,6 +270,48 @@ def _conditional_write(job: Job, values: dict[str, Any], *, bump: bool) -> bool:
     return written == 1
 
 
+def _check_editable(changes: Mapping[str, Any]) -> None:
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        name = sorted(unknown)[0]
+        raise JobError(f"{API_NAMES.get(name, name)}: this field cannot be changed", name)
+
+
+def _plan_update(
+    job: Job, changes: Mapping[str, Any], now: datetime
+) -> tuple[set[str], dict[str, Any]]:
+    """Apply `changes` to `job` in memory, check them, and say which columns to write."""
+    changed = {name for name, value in changes.items() if getattr(job, name) != value}
+    for name in changed:
+        setattr(job, name, changes[name])
+    if "name" in changed and not job.name.strip():
+        raise JobError("name: the job needs a name", "name")
+    _check_fields(job, changed, now)
+    values = {name: getattr(job, name) for name in changed}
+    if changed & SCHEDULE_FIELDS:
+        if job.state == JobState.ENABLED:
+            values["next_fire_at"] = check_runnable(job, now)
+        elif job.state == JobState.DONE:
+            # A finished delay job given a new time is a stopped job again: it runs once
+            # more only when enabled.
+            values["state"] = JobState.STOPPED
+            values["next_fire_at"] = None
+    return changed, values
+
+
+def check_new(data: Mapping[str, Any], *, now: datetime | None = None) -> None:
+    """Raise JobError if `create_job(data)` would; writes nothing (the admin's form uses it)."""
+    _new_job(data, _now(now))
+
+
+def check_update(
+    job_id: uuid.UUID | str, changes: Mapping[str, Any], *, now: datetime | None = None
+) -> None:
+    """Raise JobError if `update_job(job_id, changes)` would; writes nothing."""
+    _check_editable(changes)
+    _plan_update(get_job(job_id), changes, _now(now))
+
+
 def update_job(
     job_id: uuid.UUID | str, changes: Mapping[str, Any], *, now: datetime | None = None
 ) -> Job:
@@ -279,34 +321,18 @@ def update_job(
     never fires again, or whose new execAt is too close, is refused and nothing changes.
     """
     now = _now(now)
-    unknown = set(changes) - set(EDITABLE_FIELDS)
-    if unknown:
-        name = sorted(unknown)[0]
-        raise JobError(f"{API_NAMES.get(name, name)}: this field cannot be changed", name)
+    _check_editable(changes)
     for _attempt in range(_WRITE_ATTEMPTS):
         with transaction.atomic():
             job = get_job(job_id)
-            changed = {name for name, value in changes.items() if getattr(job, name) != value}
-            for name in changed:
-                setattr(job, name, changes[name])
-            if "name" in changed and not job.name.strip():
-                raise JobError("name: the job needs a name", "name")
-            _check_fields(job, changed, now)
-            values = {name: getattr(job, name) for name in changed}
-            if changed & SCHEDULE_FIELDS:
-                if job.state == JobState.ENABLED:
-                    values["next_fire_at"] = check_runnable(job, now)
-                elif job.state == JobState.DONE:
-                    # A finished delay job given a new time is a stopped job again: it runs
-                    # once more only when enabled.
-                    values["state"] = JobState.STOPPED
-                    values["next_fire_at"] = None
+            changed, values = _plan_update(job, changes, now)
             if not values:
                 return job
             if _conditional_write(job, values, bump=bool(changed & BEHAVIOUR_FIELDS)):
-                if changed & SCHEDULE_FIELDS:
-                    _after_commit()
+                _after_commit()
                 break
+        # The dispatcher (or another caller) changed the job between the read and the
+        # write: read it again and re-check against what it is now.
     else:
         raise JobConflict("the job kept changing while it was updated; try again")
     logger.info("job updated", extra={"job_id": str(job_id), "fields": sorted(changed)})
