@@ -147,6 +147,15 @@ globalThis.console = Object.freeze({
 
 // --- modules -----------------------------------------------------------------------------
 
+// A host call that returned after the run's deadline: wait here for the stop, which is
+// uncatchable, rather than let the script run on for the moment until the next timer tick.
+function stopIfExpired(reply) {
+  if (reply.expired === true) {
+    for (;;) {}
+  }
+  return reply;
+}
+
 function fail(message, code) {
   const error = new Error(message);
   if (code) error.code = code;
@@ -186,14 +195,14 @@ function requestNow(options) {
     const named = Object.keys(headers).some((h) => h.toLowerCase() === "content-type");
     if (!named) headers["Content-Type"] = "application/json";
   }
-  const reply = host("traitor.http", {
+  const reply = stopIfExpired(host("traitor.http", {
     method: options.method === undefined ? "GET" : String(options.method),
     url: options.url,
     headers: headers,
     body: body === undefined || body === null ? null : body,
     timeout: options.timeout === undefined || options.timeout === null ? null : Number(options.timeout),
     followRedirects: options.followRedirects !== false,
-  });
+  }));
   if (reply.error !== undefined) throw fail(reply.error, reply.code);
   return makeResponse(reply);
 }
@@ -230,7 +239,8 @@ for (const name of Object.keys(setup.plugins)) {
   const exported = {};
   for (const fn of setup.plugins[name]) {
     exported[fn] = function () {
-      const reply = host("traitor.plugin", name, fn, Array.prototype.slice.call(arguments));
+      const args = Array.prototype.slice.call(arguments);
+      const reply = stopIfExpired(host("traitor.plugin", name, fn, args));
       if (reply.error !== undefined) throw fail(reply.error, reply.code);
       return reply.value;
     };

@@ -311,6 +311,8 @@ class SandboxInterpreter(dukpy.JSInterpreter):
         try:
             args = json.loads(json_args)
             result = self._funcs[func.decode("utf-8")](*args)
+            if state.expired and isinstance(result, dict):
+                result["expired"] = True  # the prelude then waits for the stop
             return json.dumps(result).encode("utf-8")
         except Expired:
             raise

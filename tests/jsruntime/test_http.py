@@ -66,10 +66,13 @@ def test_a_request_past_its_timeout_fails_and_the_script_goes_on(run, http_serve
 
 def test_a_request_cannot_outlive_the_run(run, http_server: str) -> None:
     result = run(
-        f"require('http').get('{http_server}/slow', function () {{}})", timeout_seconds=0.5
+        f"require('http').get('{http_server}/slow', function () {{ console.log('answered') }},"
+        " function (e) { console.log('the script went on after its deadline:', e.message) })",
+        timeout_seconds=0.5,
     )
     assert result.status == "timed_out"
     assert result.error == "stopped after 0.5 s"
+    assert result.output == ""
 
 
 def test_a_response_over_the_size_cap_is_refused(run, http_server: str) -> None:
