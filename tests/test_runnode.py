@@ -91,6 +91,7 @@ class Node:
     def __init__(self, home: Path, port: int, extra: list[str]) -> None:
         self.port = port
         self.lines: list[str] = []
+        self._drained = False  # True once the output's end has been read
         self._queue: queue.Queue[str | None] = queue.Queue()
         self.proc = subprocess.Popen(
             [sys.executable, "manage.py", "runnode", "-ip", "127.0.0.1", "-p", str(port), *extra],
@@ -113,6 +114,7 @@ class Node:
             except queue.Empty:
                 break
             if line is None:
+                self._drained = True
                 raise AssertionError("runnode exited:\n" + "\n".join(self.lines))
             self.lines.append(line)
             if " ready (" in line and f"http://127.0.0.1:{self.port}/" in line:
@@ -131,12 +133,13 @@ class Node:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             code = self.proc.wait(timeout=10)
-        while True:
+        while not self._drained:
             try:
                 line = self._queue.get(timeout=5)
             except queue.Empty:
                 break
             if line is None:
+                self._drained = True
                 break
             self.lines.append(line)
         return code

@@ -133,3 +133,40 @@ def test_execat_accepts_an_iso_instant(api: Api, frozen) -> None:
     _, body = api.call("PUT", f"/api/job?id={job_id}", {"execAt": later})
     assert body["data"]["execAt"] == NOW_UNIX + 3600
     assert datetime.fromisoformat(later).timestamp() == NOW_UNIX + 3600
+
+
+def _bump_after_read(monkeypatch, times: int) -> None:
+    """Make another writer change the job right after each of the next `times` reads.
+
+    This injects the interleaving a dispatcher on another thread or node would cause
+    between the update's read and its conditional write; the write itself is real.
+    """
+    from jobs import services
+
+    real_get_job = services.get_job
+    left = [times]
+
+    def get_job_then_someone_writes(job_id, **kwargs):
+        job = real_get_job(job_id, **kwargs)
+        if left[0] > 0:
+            left[0] -= 1
+            Job.objects.filter(pk=job_id).update(version=job.version + 1)
+        return job
+
+    monkeypatch.setattr(services, "get_job", get_job_then_someone_writes)
+
+
+def test_a_change_made_meanwhile_is_reread_not_overwritten(api: Api, job_id: str, monkeypatch):
+    _bump_after_read(monkeypatch, times=2)
+    status, body = api.call("PUT", f"/api/job?id={job_id}", {"cron": "0 30 9 * * *"})
+    assert status == 200
+    # Two writes by the other party, then ours on top of the third read.
+    assert Job.objects.get(pk=job_id).version == 4
+    assert body["data"]["cron"] == "0 30 9 * * *"
+
+
+def test_a_job_that_keeps_changing_is_a_409(api: Api, job_id: str, monkeypatch) -> None:
+    _bump_after_read(monkeypatch, times=100)
+    status, body = api.call("PUT", f"/api/job?id={job_id}", {"cron": "0 30 9 * * *"})
+    assert status == 409 and "try again" in body["error"]
+    assert Job.objects.get(pk=job_id).cron == "0 0 8 ? * MON"
