@@ -7,6 +7,7 @@ import queue
 import re
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -268,3 +269,21 @@ def test_a_node_serves_the_readme_examples_and_prints_its_secrets_once(
     )
     assert listed.status_code == 200 and listed.json()["total"] == 1  # the one /api/run made
     assert again.stop() == 0
+
+
+def test_a_port_in_use_is_one_line_and_exit_1_before_anything_is_created(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "manage.py", "runnode", "-ip", "127.0.0.1", "-p", str(port)],
+            cwd=ROOT, env=_env(tmp_path), capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"CommandError: could not listen on 127.0.0.1:{port}: Address already in use (is another "
+        "process using the port? choose another with -p)"
+    ]
+    # Nothing was printed: the admin's secrets wait for a start that can serve.
+    assert "admin password" not in done.stdout

@@ -70,6 +70,7 @@ class Command(BaseCommand):
         if options["cluster"]:
             settings.TRAITOR_CLUSTER = options["cluster"]
 
+        _check_port_free(ip, port)
         self._migrate()
         self._create_first_admin(ip, port)
         node_name = settings.TRAITOR_NODE_NAME or f"{socket.gethostname()}:{port}"
@@ -189,13 +190,33 @@ class Command(BaseCommand):
         try:
             server.run()
         finally:
-            self._say(f"Traitor node {node_name} stopping")
+            if server.listening_addresses:
+                self._say(f"Traitor node {node_name} stopping")
             services.stop()
         if not server.listening_addresses:
             raise CommandError(
                 f"could not listen on {ip}:{port} (is another process using the port? "
                 "choose another with -p)"
             )
+
+
+def _check_port_free(ip: str, port: int) -> None:
+    """Fail before migrating and printing secrets when the port is plainly taken.
+
+    Daphne reports a failed listen too (another process may take the port in between);
+    this only makes the common mistake quick and plain.
+    """
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As Twisted does: a port in TIME_WAIT after a restart counts as free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((ip.strip("[]"), port))
+        except OSError as exc:
+            raise CommandError(
+                f"could not listen on {ip}:{port}: {exc.strerror or exc} (is another process "
+                "using the port? choose another with -p)"
+            ) from None
 
 
 def _shown_host(ip: str) -> str:
