@@ -1,19 +1,22 @@
-// Evaluated as the ES module "<traitor>" in every fresh interpreter, before the job's script.
-// It gives scripts their globals (console, job, require, process) and hides the bridge to the
-// host: dukpy's C layer re-publishes `call_python` and `dukpy` on the global object at every
-// eval, so both become accessors whose setters keep the value here, out of the script's reach.
-const host = globalThis.call_python;
-const setup = globalThis.dukpy;
-delete globalThis.call_python;
-delete globalThis.dukpy;
-
+// Runs in every fresh interpreter before the job's script: a global script named "<traitor>",
+// compiled once per worker to QuickJS bytecode (see worker.py) and wrapped in a function so
+// nothing here but the globals it sets is reachable. It gives scripts their globals (console,
+// job, require, process) and hides the bridge to the host: dukpy's C layer publishes
+// `call_python` and `dukpy` on the global object at every eval, so both are accessors whose
+// setters keep the value here, out of the script's reach.
+(function () {
+"use strict";
+const plugins = __PLUGINS__;
+let host = null;
 let outputLeft = 0;
 let toldDropped = false;
 
 function hidden(setter) {
   return { get() { return undefined; }, set: setter, configurable: false, enumerable: false };
 }
-Object.defineProperty(globalThis, "call_python", hidden(function () {}));
+Object.defineProperty(globalThis, "call_python", hidden(function (bridge) {
+  if (host === null) host = bridge;
+}));
 Object.defineProperty(globalThis, "dukpy", hidden(function (run) {
   // Called by the C layer with this eval's keyword arguments, just before the script runs.
   if (run && run.job) {
@@ -235,9 +238,9 @@ function get(url, onSuccess, onError) {
 
 const modules = { http: Object.freeze({ get: get, request: request }) };
 
-for (const name of Object.keys(setup.plugins)) {
+for (const name of Object.keys(plugins)) {
   const exported = {};
-  for (const fn of setup.plugins[name]) {
+  for (const fn of plugins[name]) {
     exported[fn] = function () {
       const args = Array.prototype.slice.call(arguments);
       const reply = stopIfExpired(host("traitor.plugin", name, fn, args));
@@ -263,3 +266,4 @@ globalThis.require = function require(name) {
 
 // Scripts written for dukpy read process.env; it is empty by design.
 globalThis.process = Object.freeze({ env: Object.freeze({}) });
+})();

@@ -88,7 +88,10 @@ class Worker:
         self.base_rss = 0
         self.cpu_hard = resource.RLIM_INFINITY
         self._max_timeout = 600.0
-        self._limit_memory = _memory_limit_setter()
+        self.quickjs = QuickJS()
+        self.prelude = b""
+        self.base_vm = 0
+        self.as_soft = -1
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -109,8 +112,7 @@ class Worker:
         # No file writes at all: the only files a worker writes are its pipes.
         resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
         resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
-        vm = _vm_bytes()
-        hard_as = vm + (int(config["max_memory_mb"]) + 512) * MIB
+        hard_as = _vm_bytes() + (int(config["max_memory_mb"]) + 1024) * MIB
         resource.setrlimit(resource.RLIMIT_AS, (hard_as, hard_as))
         used = _cpu_seconds()
         self.cpu_hard = int(used) + CPU_BUDGET_SECONDS
@@ -122,7 +124,10 @@ class Worker:
         signal.signal(signal.SIGXCPU, self._on_deadline)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         self.plugins = {str(k): [str(f) for f in v] for k, v in config["plugins"].items()}
-        self.base_rss = _rss_bytes()
+        source = PRELUDE.replace("__PLUGINS__", json.dumps(self.plugins))
+        self.prelude = self.quickjs.compile(self.bare_interpreter(), source, "<traitor>")
+        self.base_rss = _peak_rss_bytes()
+        self.base_vm = _vm_bytes()
 
     def _on_deadline(self, signum: int, frame: object) -> None:
         self.state.expired = True
@@ -135,8 +140,8 @@ class Worker:
 
     # --- runs ----------------------------------------------------------------------------
 
-    def fresh_interpreter(self) -> SandboxInterpreter:
-        interpreter = SandboxInterpreter(
+    def bare_interpreter(self) -> SandboxInterpreter:
+        return SandboxInterpreter(
             {
                 "traitor.console": self.host_console,
                 "traitor.http": self.host_http,
@@ -144,7 +149,10 @@ class Worker:
             },
             self.state,
         )
-        interpreter.evaljs_module(PRELUDE, plugins=self.plugins)
+
+    def fresh_interpreter(self) -> SandboxInterpreter:
+        interpreter = self.bare_interpreter()
+        self.quickjs.run(interpreter, self.prelude)
         return interpreter
 
     def serve(self) -> None:
@@ -169,7 +177,7 @@ class Worker:
     def _still_fresh(self) -> bool:
         return (
             self.runs < MAX_RUNS
-            and _rss_bytes() - self.base_rss < MAX_RSS_GROWTH
+            and _peak_rss_bytes() - self.base_rss < MAX_RSS_GROWTH
             and _cpu_seconds() < self.cpu_hard - self._max_timeout - 10
         )
 
@@ -184,12 +192,14 @@ class Worker:
         state.http_bytes = int(limits["http_response_bytes"])
         state.deny_private = bool(request["deny_private"])
         state.deadline = time.monotonic() + timeout
-        self._limit_memory(interpreter, memory_mb * MIB)
+        self.quickjs.set_memory_limit(interpreter, memory_mb * MIB)
         # Address space for the rest of the process (Python, buffers) on top of the JS heap,
         # which QuickJS caps itself; this only catches what QuickJS does not see.
-        soft_as = _vm_bytes() + memory_mb * MIB + 256 * MIB
         _, hard_as = resource.getrlimit(resource.RLIMIT_AS)
-        resource.setrlimit(resource.RLIMIT_AS, (min(soft_as, hard_as), hard_as))
+        soft_as = min(self.base_vm + memory_mb * MIB + 512 * MIB, hard_as)
+        if soft_as != self.as_soft:
+            resource.setrlimit(resource.RLIMIT_AS, (soft_as, hard_as))
+            self.as_soft = soft_as
         cpu_soft = min(int(_cpu_seconds() + timeout) + 2, self.cpu_hard)
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_soft, self.cpu_hard))
         # The script's completion value is never used; `void 0` keeps QuickJS from turning
@@ -219,8 +229,6 @@ class Worker:
             status, error, clean = "failed", _out_of_memory(memory_mb), False
         except RecursionError:
             status, error, clean = "failed", "RangeError: the script nested too deeply", False
-        finally:
-            resource.setrlimit(resource.RLIMIT_AS, (hard_as, hard_as))
         if state.expired and status == "succeeded":
             # The deadline passed in host code and the script ended before the next tick.
             status, error, clean = "timed_out", f"stopped after {_seconds(timeout)}", False
@@ -294,9 +302,6 @@ class SandboxInterpreter(dukpy.JSInterpreter):
     @property
     def loader(self) -> _NoModules:
         return _NO_MODULES
-
-    def evaljs_module(self, code: str, **kwargs: Any) -> Any:
-        return self._evaljs(code, True, "<traitor>", kwargs)
 
     def _normalize_module(self, base_name: str, module_name: str) -> str:
         # dukpy's version stats files to resolve the name; ours answers without looking.
@@ -396,23 +401,108 @@ def _seconds(value: float) -> str:
     return f"{value:g} s"
 
 
-def _memory_limit_setter() -> Any:
-    """`JS_SetMemoryLimit` on the runtime inside an interpreter's capsule (dukpy 0.6 layout:
-    the DukPyContext struct starts with the JSRuntime pointer)."""
-    library = ctypes.CDLL(_dukpy.__file__)
-    set_limit = library.JS_SetMemoryLimit
-    set_limit.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-    set_limit.restype = None
-    get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
-    get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
-    get_pointer.restype = ctypes.c_void_p
+class JSValue(ctypes.Structure):
+    # quickjs-ng on 64-bit, no NaN boxing: a 64-bit union and a 64-bit tag, passed in registers.
+    _fields_ = [("u", ctypes.c_uint64), ("tag", ctypes.c_int64)]
 
-    def apply(interpreter: SandboxInterpreter, limit: int) -> None:
-        context = get_pointer(interpreter._ctx, b"DUKPY_CONTEXT_CAPSULE")
-        runtime = ctypes.cast(context, ctypes.POINTER(ctypes.c_void_p))[0]
-        set_limit(runtime, limit)
 
-    return apply
+JS_TAG_EXCEPTION = 6
+JS_EVAL_TYPE_GLOBAL = 0
+JS_EVAL_FLAG_COMPILE_ONLY = 1 << 5
+JS_WRITE_OBJ_BYTECODE = 1 << 0
+JS_READ_OBJ_BYTECODE = 1 << 0
+
+
+class QuickJS:
+    """The few QuickJS calls dukpy does not expose, on the runtime and context inside an
+    interpreter's capsule (dukpy 0.6: `DukPyContext` starts with the JSRuntime pointer, then
+    the JSContext pointer). Loaded as a PyDLL so the GIL stays held: QuickJS's interrupt
+    handler calls back into Python."""
+
+    def __init__(self) -> None:
+        lib = ctypes.PyDLL(_dukpy.__file__)
+        self._set_memory_limit = _bind(
+            lib.JS_SetMemoryLimit, None, ctypes.c_void_p, ctypes.c_size_t
+        )
+        self._eval = _bind(
+            lib.JS_Eval,
+            JSValue,
+            ctypes.c_void_p,
+            ctypes.c_char_p,
+            ctypes.c_size_t,
+            ctypes.c_char_p,
+            ctypes.c_int,
+        )
+        self._write = _bind(
+            lib.JS_WriteObject,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+            ctypes.POINTER(ctypes.c_size_t),
+            JSValue,
+            ctypes.c_int,
+        )
+        self._read = _bind(
+            lib.JS_ReadObject,
+            JSValue,
+            ctypes.c_void_p,
+            ctypes.c_char_p,
+            ctypes.c_size_t,
+            ctypes.c_int,
+        )
+        self._eval_function = _bind(lib.JS_EvalFunction, JSValue, ctypes.c_void_p, JSValue)
+        self._free_value = _bind(lib.JS_FreeValue, None, ctypes.c_void_p, JSValue)
+        self._get_exception = _bind(lib.JS_GetException, JSValue, ctypes.c_void_p)
+        self._js_free = _bind(lib.js_free, None, ctypes.c_void_p, ctypes.c_void_p)
+        get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+        get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+        get_pointer.restype = ctypes.c_void_p
+        self._get_pointer = get_pointer
+
+    def _pointers(self, interpreter: SandboxInterpreter) -> tuple[int, int]:
+        context = self._get_pointer(interpreter._ctx, b"DUKPY_CONTEXT_CAPSULE")
+        fields = ctypes.cast(context, ctypes.POINTER(ctypes.c_void_p))
+        return fields[0], fields[1]
+
+    def set_memory_limit(self, interpreter: SandboxInterpreter, limit: int) -> None:
+        runtime, _ = self._pointers(interpreter)
+        self._set_memory_limit(runtime, limit)
+
+    def compile(self, interpreter: SandboxInterpreter, source: str, filename: str) -> bytes:
+        """Source -> bytecode, once per worker: reading bytecode is far cheaper than parsing."""
+        _, ctx = self._pointers(interpreter)
+        code = source.encode("utf-8")
+        function = self._eval(
+            ctx, code, len(code), filename.encode(), JS_EVAL_TYPE_GLOBAL | JS_EVAL_FLAG_COMPILE_ONLY
+        )
+        self._raise_if_exception(ctx, function, "compile")
+        size = ctypes.c_size_t()
+        buffer = self._write(ctx, ctypes.byref(size), function, JS_WRITE_OBJ_BYTECODE)
+        self._free_value(ctx, function)
+        if not buffer:
+            raise RuntimeError("QuickJS could not write the prelude's bytecode")
+        try:
+            return ctypes.string_at(buffer, size.value)
+        finally:
+            self._js_free(ctx, buffer)
+
+    def run(self, interpreter: SandboxInterpreter, bytecode: bytes) -> None:
+        _, ctx = self._pointers(interpreter)
+        function = self._read(ctx, bytecode, len(bytecode), JS_READ_OBJ_BYTECODE)
+        self._raise_if_exception(ctx, function, "load")
+        result = self._eval_function(ctx, function)  # takes ownership of `function`
+        self._raise_if_exception(ctx, result, "run")
+        self._free_value(ctx, result)
+
+    def _raise_if_exception(self, ctx: int, value: JSValue, step: str) -> None:
+        if value.tag == JS_TAG_EXCEPTION:
+            self._free_value(ctx, self._get_exception(ctx))
+            raise RuntimeError(f"the sandbox prelude failed to {step}")
+
+
+def _bind(function: Any, restype: Any, *argtypes: Any) -> Any:
+    function.restype = restype
+    function.argtypes = list(argtypes)
+    return function
 
 
 def _statm() -> list[int]:
@@ -424,8 +514,8 @@ def _vm_bytes() -> int:
     return _statm()[0] * resource.getpagesize()
 
 
-def _rss_bytes() -> int:
-    return _statm()[1] * resource.getpagesize()
+def _peak_rss_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _cpu_seconds() -> float:
