@@ -96,9 +96,10 @@ def _step(field: Field, text: str, whole: str) -> int:
     if not (text.isdigit() and text.isascii()):
         raise _fail(field, f"step {text!r} in {whole!r} is not a whole number")
     step = int(text)
-    # A step that cannot reach a second value is a mistake (cronie refuses it too:
-    # "*/90" minutes would silently run hourly).
-    widest = field.hi - field.lo
+    # A step above the field's highest value ("*/90" minutes) is a mistake that would
+    # silently run once an hour: cronie's crontab warns at that same limit, we refuse. Years
+    # count from 1970, so their limit is the span.
+    widest = field.hi - field.lo if field is YEAR else field.hi
     if not 1 <= step <= widest:
         raise _fail(field, f"step {step} in {whole!r} is out of range (1-{widest})")
     return step

@@ -120,6 +120,14 @@ def test_range_step_and_start_step() -> None:
     ]
 
 
+def test_a_step_up_to_the_fields_highest_value_is_allowed() -> None:
+    # As cronie: */31 in day-of-month is the 1st alone, */12 in month January alone.
+    assert fires("0 0 */31 */12 *", "2024-01-15T00:00:00+00:00", 2) == [
+        "2025-01-01T00:00:00+00:00",
+        "2026-01-01T00:00:00+00:00",
+    ]
+
+
 def test_star_step_in_day_of_week_counts_from_sunday() -> None:
     # */2 is Sun, Tue, Thu, Sat. From Monday 2024-01-01.
     assert fires("0 0 * * */2", "2024-01-01T00:00:00+00:00", 4) == [
@@ -249,6 +257,9 @@ def test_module_level_next_fires() -> None:
         ("0/60 * * * * *", "second", "step 60"),
         ("*/0 * * * *", "minute", "step 0"),
         ("0 */24 * * *", "hour", "step 24"),
+        ("0 0 */32 * *", "day-of-month", "step 32"),
+        ("0 0 1 */13 *", "month", "step 13"),
+        ("0 0 * * */8", "day-of-week", "step 8"),
         ("? * * * *", "minute", "'?'"),
         ("0 0 ?,1 * *", "day-of-month", "alone"),
         ("1,,2 * * * *", "minute", "empty list item"),

@@ -106,7 +106,7 @@ def plain_items(draw: st.DrawFn, lo: int, hi: int, names: list[str] | None = Non
     a = draw(st.integers(lo, hi))
     if kind == "value":
         return Item(show(a), lambda v: v == a)
-    s = draw(st.integers(1, hi - lo))
+    s = draw(st.integers(1, hi))  # steps up to the field's highest value are allowed
     if kind == "star-step":
         return Item(f"*/{s}", make(lo, hi, s))
     if kind == "start-step":
