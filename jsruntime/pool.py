@@ -86,11 +86,15 @@ class _Worker:
             return f"was killed ({name})"
         return f"exited with status {code}"
 
-    def kill(self) -> None:
+    def signal_kill(self) -> None:
+        """SIGKILL the worker's process group; its pipes stay open for whoever reads them."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError):
             self.process.kill()
+
+    def kill(self) -> None:
+        self.signal_kill()
         self.reap()
 
     def stop(self, timeout: float = 2.0) -> None:
@@ -185,7 +189,9 @@ class SandboxPool:
             busy = list(self._busy)
             self._cond.notify_all()
         for worker in busy:
-            worker.kill()
+            # Only the signal: the thread driving that run reads the end of file, records
+            # the run as failed and reaps the worker itself, so no pipe closes under it.
+            worker.signal_kill()
         for worker in idle:
             worker.stop(timeout)
         for helper in [*self._helpers, self._watcher]:
@@ -431,7 +437,7 @@ class SandboxPool:
         while True:
             try:
                 message = worker.reader.read(deadline=kill_at)
-            except PeerClosed:
+            except (PeerClosed, OSError):
                 how = worker.exit_description()
                 return run.finish("failed", f"the script's sandbox process {how}", False, False)
             except ProtocolError as exc:
