@@ -287,3 +287,17 @@ def test_a_port_in_use_is_one_line_and_exit_1_before_anything_is_created(tmp_pat
     ]
     # Nothing was printed: the admin's secrets wait for a start that can serve.
     assert "admin password" not in done.stdout
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    settings_text = (ROOT / "traitor_site" / "settings.py").read_text()
+    text = README.read_text()
+    node = text[text.index("<!-- section:node -->") : text.index("<!-- /section:node -->")]
+    names = set(re.findall(r'env_\w+\(\s*"(TRAITOR_\w+)"', settings_text))
+    assert len(names) > 20
+    # `_MAX_SECONDS`-style ceilings share a row with their default: `X` / `_MAX_SECONDS`.
+    missing = [
+        name for name in sorted(names)
+        if f"`{name}`" not in node and f"`{re.sub(r'_MAX_', '_', name)}` / `_MAX_" not in node
+    ]  # fmt: skip
+    assert not missing, f"README, section Node, does not document {missing}"
