@@ -53,7 +53,10 @@ def parse_instant(value: Any) -> datetime:
                 raise serializers.ValidationError(
                     f"{text!r} has no offset; add one (Z or +02:00) so the instant is not ambiguous"
                 ) from None
-            return parsed.astimezone(UTC)
+            try:
+                return parsed.astimezone(UTC)
+            except OverflowError:
+                raise serializers.ValidationError(f"{text!r} is out of range") from None
     if value != value or value in (float("inf"), float("-inf")):
         raise serializers.ValidationError(hint)
     try:

@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.request import RawPostDataException
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import status
 from rest_framework.request import Request
@@ -38,13 +39,16 @@ def json_body(request: Request) -> dict[str, Any]:
         declared = 0
     if declared > limit:
         raise ApiError(_too_large(declared, limit), status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    content_type = (request.META.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
     try:
         raw = request.body
     except RequestDataTooBig:
         raise ApiError(_too_large(declared, limit), 413) from None
+    except RawPostDataException:
+        # A form body the CSRF check already read as a form: certainly not JSON.
+        raw = b"form"
     if len(raw) > limit:
         raise ApiError(_too_large(len(raw), limit), status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
-    content_type = (request.META.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
     if content_type != "application/json" and not content_type.endswith("+json"):
         if not raw.strip():
             return {}
@@ -61,9 +65,11 @@ def json_body(request: Request) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise ApiError("the body is not UTF-8 text; send JSON encoded as UTF-8") from None
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         raise ApiError(_json_error(text, exc)) from None
+    except RecursionError:
+        raise ApiError("the body is not a job: its JSON is nested too deeply") from None
     if not isinstance(data, dict):
         raise ApiError(
             f"the body must be a JSON object ({{...}}), not a {type(data).__name__}".replace(
@@ -71,6 +77,11 @@ def json_body(request: Request) -> dict[str, Any]:
             ).replace("list", "list ([...])")
         )
     return data
+
+
+def _refuse_constant(name: str) -> Any:
+    # Python's json reads NaN and Infinity, which JSON itself does not have.
+    raise ApiError(f"the body is not valid JSON: {name} is not a JSON value; send a number")
 
 
 def _too_large(size: int, limit: int) -> str:

@@ -92,3 +92,37 @@ def test_the_body_limit_applies_to_the_script_endpoint_too(api: Api, settings) -
     status, _ = api.call("POST", f"/api/script?id={job_id}", {"script": "x" * 3000})
     assert status == 413
     assert Job.objects.get(pk=job_id).script == ""
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"name": "x", "cron": "* * * * *", "timeoutSeconds": NaN}',
+        '{"name": "x", "cron": "* * * * *", "memoryMb": Infinity}',
+    ],
+)
+def test_nan_and_infinity_are_not_json(api: Api, raw: str) -> None:
+    status, got = api.call("POST", "/api/job?type=timing", raw=raw)
+    assert status == 400 and "not a JSON value" in got["error"]
+    assert Job.objects.count() == 0
+
+
+def test_a_body_nested_too_deeply_is_a_400(api: Api) -> None:
+    status, got = api.call("POST", "/api/job?type=timing", raw="[" * 100_000 + "]" * 100_000)
+    assert status == 400 and "nested" in got["error"]
+
+
+def test_a_nul_character_is_refused_before_the_database_sees_it(api: Api) -> None:
+    status, got = api.call("POST", "/api/job?type=timing", {"name": "a\x00b", "cron": "* * * * *"})
+    assert status == 400 and got["error"].startswith("name")
+
+
+def test_a_form_posted_from_a_logged_in_browser_is_a_415(db) -> None:
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    client = Client()
+    client.force_login(get_user_model().objects.create_user("browser"))
+    response = client.post("/api/job?type=timing", {"name": "x", "cron": "* * * * *"})
+    assert response.status_code == 415
+    assert "application/json" in json.loads(response.content)["error"]

@@ -139,3 +139,10 @@ def test_a_script_at_the_limit_is_accepted(api: Api, settings) -> None:
     settings.TRAITOR_MAX_SCRIPT_BYTES = 1000
     status, _ = api.call("POST", "/api/job?type=timing", {**TIMING, "script": "x" * 1000})
     assert status == 200
+
+
+def test_an_instant_out_of_range_is_a_400(api: Api) -> None:
+    status, got = api.call(
+        "POST", "/api/job?type=delay", {"name": "d", "execAt": "0001-01-01T00:00:00+01:00"}
+    )
+    assert status == 400 and got["error"].startswith("execAt")
