@@ -301,3 +301,20 @@ def test_every_setting_is_documented_in_the_readme() -> None:
         if f"`{name}`" not in node and f"`{re.sub(r'_MAX_', '_', name)}` / `_MAX_" not in node
     ]  # fmt: skip
     assert not missing, f"README, section Node, does not document {missing}"
+
+
+def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    done = subprocess.run(
+        [sys.executable, "manage.py", "runnode", "-p", str(free_port()),
+         "--db", f"postgresql://traitor@127.0.0.1:{port}/traitor"],
+        cwd=ROOT, env=_env(tmp_path), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        f"CommandError: cannot use the database (postgresql 127.0.0.1:{port}/traitor)"
+    )
+    assert "refused" in lines[0]

@@ -123,7 +123,8 @@ class Command(BaseCommand):
         try:
             call_command("migrate", interactive=False, verbosity=0)
         except DatabaseError as exc:
-            raise CommandError(f"cannot use the database ({_describe_db()}): {exc}") from None
+            reason = " ".join(str(exc).split())  # drivers' messages span lines
+            raise CommandError(f"cannot use the database ({_describe_db()}): {reason}") from None
 
     def _create_first_admin(self, ip: str, port: int) -> None:
         """On an empty database only: an administrator and a token, printed this once."""
