@@ -183,7 +183,8 @@ class Worker:
 
     def run(self, interpreter: SandboxInterpreter, request: dict[str, Any]) -> dict[str, Any]:
         limits = request["limits"]
-        timeout = float(limits["timeout_seconds"])
+        # Never 0: setitimer(0) would switch the timer off instead of firing at once.
+        timeout = max(float(limits["timeout_seconds"]), 0.001)
         memory_mb = int(limits["memory_mb"])
         state = self.state
         state.expired = False
@@ -204,7 +205,11 @@ class Worker:
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_soft, self.cpu_hard))
         # The script's completion value is never used; `void 0` keeps QuickJS from turning
         # a huge last expression into JSON. On its own line, so no position moves.
-        source = request["script"] + "\n;void 0\n"
+        script = request["script"]
+        if not script.isascii():
+            # Lone surrogates (possible in a str, not in UTF-8) would stop dukpy's encoder.
+            script = script.encode("utf-8", "replace").decode("utf-8")
+        source = script + "\n;void 0\n"
         run = {"job": request["job"], "outputBytes": state.output_left}
         status, error, clean = "succeeded", "", True
         signal.setitimer(signal.ITIMER_REAL, timeout, 0.05)
@@ -221,7 +226,7 @@ class Worker:
             if state.expired:
                 status, error, clean = "timed_out", f"stopped after {_seconds(timeout)}", False
             else:
-                status, error = "failed", describe_js_error(str(exc), request["script"])
+                status, error = "failed", describe_js_error(str(exc), script)
                 if _OUT_OF_MEMORY.match(str(exc)):
                     error = _out_of_memory(memory_mb) + error[len("InternalError: out of memory") :]
                     clean = False
@@ -229,6 +234,10 @@ class Worker:
             status, error, clean = "failed", _out_of_memory(memory_mb), False
         except RecursionError:
             status, error, clean = "failed", "RangeError: the script nested too deeply", False
+        except Exception:
+            # A fault of the sandbox, not of the script: no details (they would show host
+            # paths), and this worker is not trusted with another run.
+            status, error, clean = "failed", "the sandbox failed while running the script", False
         if state.expired and status == "succeeded":
             # The deadline passed in host code and the script ended before the next tick.
             status, error, clean = "timed_out", f"stopped after {_seconds(timeout)}", False

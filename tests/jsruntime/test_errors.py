@@ -81,3 +81,10 @@ def test_errors_never_show_host_paths(run) -> None:
         assert error, script
         for path in (project, dukpy_dir, "site-packages", "<dukpy>", "<traitor>", ".py"):
             assert path not in error, (script, error)
+
+
+def test_a_script_with_a_lone_surrogate_still_runs(run) -> None:
+    # Possible in a Python str (SQLite stores it), impossible in UTF-8: it becomes "?".
+    result = run("console.log('\ud800x')")
+    assert result.status == "succeeded", result.error
+    assert result.output == "?x"

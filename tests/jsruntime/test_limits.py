@@ -30,6 +30,12 @@ def test_an_endless_promise_chain_is_stopped_at_the_time_limit(run) -> None:
     assert result.error == "stopped after 0.3 s"
 
 
+def test_a_catastrophic_regular_expression_is_stopped(run) -> None:
+    result = run("/(a+)+$/.test('a'.repeat(40) + 'b')", timeout_seconds=0.3)
+    assert result.status == "timed_out"
+    assert result.error == "stopped after 0.3 s"
+
+
 def test_allocating_4_gb_runs_out_of_memory_with_a_plain_message(run) -> None:
     # 64 arrays of 64 MB: 4 GB in all, far beyond the 64 MB this run may use.
     result = run(
