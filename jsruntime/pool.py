@@ -136,6 +136,7 @@ class SandboxPool:
         self.plugins = dict(plugins or {})
         self.max_timeout_seconds = max_timeout_seconds
         self.max_memory_mb = max_memory_mb
+        self.max_output_bytes = max_output_bytes
         # Control characters are escaped six bytes each in a frame; this is a sanity cap.
         self.max_frame = 8 * max_output_bytes + (1 << 20)
         self._deny_private = deny_private
@@ -288,7 +289,8 @@ class SandboxPool:
                 worker.kill()
 
         helper = threading.Thread(target=replenish, name="sandbox-replenish", daemon=True)
-        self._helpers = [t for t in self._helpers if t.is_alive()] + [helper]
+        with self._cond:
+            self._helpers = [t for t in self._helpers if t.is_alive()] + [helper]
         helper.start()
 
     def _count(self) -> int:
@@ -383,6 +385,13 @@ class SandboxPool:
         """Run `script` in a fresh interpreter in a worker; block until it ends."""
         if limits is None:
             limits = RunLimits.defaults()
+        # The pool's own maxima hold whoever built the limits.
+        limits = RunLimits(
+            timeout_seconds=min(limits.timeout_seconds, self.max_timeout_seconds),
+            memory_mb=min(limits.memory_mb, self.max_memory_mb),
+            output_bytes=min(limits.output_bytes, self.max_output_bytes),
+            http_response_bytes=limits.http_response_bytes,
+        )
         deny_private = self._deny_private
         if deny_private is None:
             from django.conf import settings
@@ -394,8 +403,8 @@ class SandboxPool:
             "job": context.as_js(),
             "deny_private": deny_private,
             "limits": {
-                "timeout_seconds": min(limits.timeout_seconds, self.max_timeout_seconds),
-                "memory_mb": min(limits.memory_mb, self.max_memory_mb),
+                "timeout_seconds": limits.timeout_seconds,
+                "memory_mb": limits.memory_mb,
                 "output_bytes": limits.output_bytes,
                 "http_response_bytes": limits.http_response_bytes,
             },
@@ -618,6 +627,17 @@ def get_pool() -> SandboxPool:
             pool.start()
             _pool = pool
         return _pool
+
+
+def _forget_after_fork() -> None:
+    # A forked child (a Celery prefork worker, say) must not drive the parent's workers
+    # through inherited pipes, and has none of its threads: it starts its own pool.
+    global _pool, _pool_lock
+    _pool = None
+    _pool_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def _shutdown_at_exit() -> None:

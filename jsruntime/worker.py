@@ -251,7 +251,7 @@ class Worker:
             state.truncated = True
             state.output_left = 0
             return 0
-        # Lone surrogates from JavaScript strings become U+FFFD here, once.
+        # Lone surrogates from JavaScript strings become "?" here, once.
         data = str(text).encode("utf-8", "replace")
         if len(data) + 1 > state.output_left:
             data = data[: max(0, state.output_left - 1)]

@@ -204,3 +204,40 @@ def test_get_pool_is_shared_and_starts_afresh_after_shutdown(settings) -> None:
 def test_a_pool_needs_at_least_one_worker() -> None:
     with pytest.raises(SandboxError):
         SandboxPool(0)
+
+
+def test_a_forked_child_starts_its_own_pool_instead_of_sharing_the_parents(settings) -> None:
+    # Celery's prefork workers fork the process that may already hold the pool.
+    settings.TRAITOR_SANDBOX_WORKERS = 1
+    parent_pool = get_pool()
+    try:
+        parent_pids = parent_pool.worker_pids()
+        read_end, write_end = os.pipe()
+        child = os.fork()
+        if child == 0:  # the child: report, then leave without running the parent's cleanup
+            code = 1
+            try:
+                os.close(read_end)
+                own = get_pool()
+                result = own.run("console.log('from the child')", CONTEXT)
+                line = f"{own is parent_pool} {own.worker_pids() == parent_pids} {result.output}"
+                own.shutdown()
+                os.write(write_end, line.encode())
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        end = time.monotonic() + 30
+        while os.waitpid(child, os.WNOHANG) == (0, 0):
+            if time.monotonic() > end:
+                os.kill(child, signal.SIGKILL)
+                os.waitpid(child, 0)
+                pytest.fail("the forked child did not finish")
+            time.sleep(0.02)
+        with os.fdopen(read_end, "rb") as pipe:
+            assert pipe.read().decode() == "False False from the child"
+        # The parent's pool is untouched and still works.
+        assert parent_pool.worker_pids() == parent_pids
+        assert parent_pool.run("console.log('parent')", CONTEXT).output == "parent"
+    finally:
+        get_pool().shutdown()
