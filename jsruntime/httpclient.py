@@ -67,7 +67,7 @@ def _resolve(host: str, port: int, deny_private: bool) -> list[tuple[Any, ...]]:
     if not infos:
         raise HttpError(f"cannot resolve {host}", "ENOTFOUND")
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
         why = refusal(address, deny_private)
         if why:
             # One bad address refuses the name: no retrying until a lucky pick.

@@ -45,12 +45,6 @@ class FrameReader:
         self.max_frame = max_frame
         self._buffer = bytearray()
 
-    def has_buffered_frame(self) -> bool:
-        if len(self._buffer) < HEADER.size:
-            return False
-        (size,) = HEADER.unpack_from(self._buffer)
-        return len(self._buffer) >= HEADER.size + size
-
     def read(self, deadline: float | None = None) -> dict[str, Any] | None:
         """The next frame, or None when the deadline (time.monotonic()) passed first."""
         while True:

@@ -70,7 +70,7 @@ def set_(call: PluginCall, key: Any, value: Any = None) -> None:
 def delete(call: PluginCall, key: Any) -> bool:
     """Remove `key`; true when it was there."""
     deleted, _ = _values().filter(job_id=call.job_id, key=_key(key)).delete()
-    return deleted > 0
+    return bool(deleted)
 
 
 def keys(call: PluginCall) -> list[str]:
