@@ -203,6 +203,9 @@ def _one_request(
         }
     except TimeoutError:
         raise HttpError("timed out", "ETIMEDOUT") from None
+    except ValueError as exc:
+        # http.client refuses header and method values with line breaks (header injection).
+        raise HttpError(f"invalid request: {exc}", "EINVAL") from None
     except ssl.SSLError as exc:
         raise HttpError(f"TLS error with {host}: {exc.reason or exc}", "ETLS") from None
     except (OSError, http.client.HTTPException) as exc:

@@ -190,3 +190,12 @@ def test_a_name_that_resolves_to_link_local_is_refused_before_connecting(monkeyp
         "link-local and cloud-metadata addresses are always refused"
     )
     assert connected == []
+
+
+def test_a_header_with_a_line_break_is_refused_not_sent(run, http_server: str) -> None:
+    result = run(
+        f"require('http').request({{url: '{http_server}/echo', method: 'POST',"
+        " headers: {'X-Test': 'a\\r\\nX-Injected: 1'}})"
+        ".then(r => console.log('sent', r.body), e => console.log(e.code))"
+    )
+    assert result.output == "EINVAL"
