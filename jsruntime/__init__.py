@@ -9,7 +9,7 @@ Importing this package starts nothing; `get_pool()` starts the worker processes 
 from __future__ import annotations
 
 from jsruntime.plugins import PluginCall, PluginError
-from jsruntime.pool import SandboxPool, get_pool
+from jsruntime.pool import SandboxPool, get_pool, shutdown_pool
 from jsruntime.types import ConsoleLine, RunContext, RunLimits, RunResult, SandboxError
 
 __all__ = [
@@ -22,4 +22,5 @@ __all__ = [
     "SandboxError",
     "SandboxPool",
     "get_pool",
+    "shutdown_pool",
 ]

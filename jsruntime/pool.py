@@ -629,6 +629,15 @@ def get_pool() -> SandboxPool:
         return _pool
 
 
+def shutdown_pool() -> None:
+    """Stop the process-wide pool if one is running; unlike `get_pool().shutdown()`, this
+    never starts workers just to stop them."""
+    with _pool_lock:
+        pool = _pool
+    if pool is not None:
+        pool.shutdown()
+
+
 def _forget_after_fork() -> None:
     # A forked child (a Celery prefork worker, say) must not drive the parent's workers
     # through inherited pipes, and has none of its threads: it starts its own pool.

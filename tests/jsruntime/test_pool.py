@@ -12,7 +12,14 @@ from collections.abc import Iterator
 import pytest
 
 import jsruntime
-from jsruntime import ConsoleLine, RunContext, SandboxError, SandboxPool, get_pool
+from jsruntime import (
+    ConsoleLine,
+    RunContext,
+    SandboxError,
+    SandboxPool,
+    get_pool,
+    shutdown_pool,
+)
 from tests.jsruntime.conftest import limits
 
 CONTEXT = RunContext(job_id="pool-test")
@@ -241,3 +248,15 @@ def test_a_forked_child_starts_its_own_pool_instead_of_sharing_the_parents(setti
         assert parent_pool.run("console.log('parent')", CONTEXT).output == "parent"
     finally:
         get_pool().shutdown()
+
+
+def test_shutdown_pool_stops_the_shared_pool_and_starts_none(settings) -> None:
+    settings.TRAITOR_SANDBOX_WORKERS = 1
+    shutdown_pool()  # nothing running: nothing started
+    assert jsruntime.pool._pool is None
+    running = get_pool()
+    pids = running.worker_pids()
+    shutdown_pool()
+    assert running.closed and jsruntime.pool._pool is None
+    for pid in pids:
+        _wait_gone(pid)
