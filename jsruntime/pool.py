@@ -261,6 +261,10 @@ class SandboxPool:
             worker.kill()
             why = "it did not answer" if message is None else str(message.get("e", message))
             raise SandboxError(f"a sandbox worker failed to start: {why}")
+        # The worker is in its directory now: remove it. Its working directory stays a
+        # deleted, empty one (nothing can be created in it), and nothing is left behind on
+        # disk however this process ends.
+        shutil.rmtree(home, ignore_errors=True)
         return worker
 
     def _spawn(self) -> _Worker:

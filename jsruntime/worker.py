@@ -53,6 +53,10 @@ MAX_RUNS = 5000
 MAX_RSS_GROWTH = 96 * MIB
 # The CPU hard limit the worker gives itself; it retires itself before reaching it.
 CPU_BUDGET_SECONDS = 3600
+# While a script runs, how often the worker checks that its parent is still there, and how
+# often the stop is repeated once the deadline passed.
+PARENT_CHECK_SECONDS = 1.0
+RETICK_SECONDS = 0.05
 
 _OUT_OF_MEMORY = re.compile(r"^InternalError: out of memory\b")
 _SCRIPT_FRAME = re.compile(r"<dukpy>:(\d+):(\d+)")
@@ -92,6 +96,7 @@ class Worker:
         self.prelude = b""
         self.base_vm = 0
         self.as_soft = -1
+        self.parent = os.getppid()
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -130,11 +135,23 @@ class Worker:
         self.base_vm = _vm_bytes()
 
     def _on_deadline(self, signum: int, frame: object) -> None:
+        if os.getppid() != self.parent:
+            # The parent died (killed, crashed): nobody will read this run's result, and the
+            # end of file on our pipe is only seen between runs. Leave now.
+            os._exit(0)
+        if signum == signal.SIGALRM:
+            left = self.state.deadline - time.monotonic()
+            if left > 0.0005:
+                # An early tick: it only checked the parent. Wait for the next one.
+                signal.setitimer(signal.ITIMER_REAL, min(left, PARENT_CHECK_SECONDS))
+                return
+            # Past the deadline: keep ticking so a script that got past one stop meets
+            # the next as soon as it is back in JavaScript.
+            signal.setitimer(signal.ITIMER_REAL, RETICK_SECONDS)
         self.state.expired = True
         # Raise only while JavaScript runs: QuickJS's interrupt check turns this into an
         # uncatchable stop. In host code (a pipe write, an HTTP read) raising could cut a frame
-        # in half; those calls bound themselves by the deadline instead, and the interval
-        # timer fires again once JavaScript resumes.
+        # in half; those calls bound themselves by the deadline instead.
         if self.state.in_js:
             raise Expired()
 
@@ -212,7 +229,7 @@ class Worker:
         source = script + "\n;void 0\n"
         run = {"job": request["job"], "outputBytes": state.output_left}
         status, error, clean = "succeeded", "", True
-        signal.setitimer(signal.ITIMER_REAL, timeout, 0.05)
+        signal.setitimer(signal.ITIMER_REAL, min(timeout, PARENT_CHECK_SECONDS))
         try:
             try:
                 state.in_js = True

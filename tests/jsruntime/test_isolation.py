@@ -89,9 +89,12 @@ def test_workers_start_empty_isolated_and_limited(pool: SandboxPool) -> None:
         names = {item.split(b"=", 1)[0] for item in f.read().split(b"\0") if item}
     allowed = {b"LANG", b"LC_ALL", b"LC_CTYPE", b"TZ", b"SSL_CERT_FILE", b"SSL_CERT_DIR"}
     assert names <= allowed
+    # An empty temporary directory, already removed: nothing can be created in it and
+    # nothing is left on disk whatever happens to the node.
     cwd = os.readlink(f"/proc/{pid}/cwd")
     assert os.path.basename(cwd).startswith("traitor-sandbox-")
-    assert os.listdir(cwd) == []
+    assert cwd.endswith(" (deleted)")
+    assert os.listdir(f"/proc/{pid}/cwd") == []
     # Its own session and process group, away from the parent's terminal and signals.
     assert os.getsid(pid) == pid
     assert os.getpgid(pid) == pid

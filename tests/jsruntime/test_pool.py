@@ -260,3 +260,34 @@ def test_shutdown_pool_stops_the_shared_pool_and_starts_none(settings) -> None:
     assert running.closed and jsruntime.pool._pool is None
     for pid in pids:
         _wait_gone(pid)
+
+
+def test_a_busy_worker_whose_parent_was_killed_exits_on_its_own() -> None:
+    # A node killed with SIGKILL cannot stop its workers; a worker in the middle of a long
+    # script notices within a second and leaves instead of running on to its time limit.
+    import subprocess
+    import sys
+
+    program = (
+        "import sys\n"
+        "from jsruntime import RunContext, RunLimits, SandboxPool\n"
+        "pool = SandboxPool(1, deny_private=False).start()\n"
+        "print(pool.worker_pids()[0], flush=True)\n"
+        "pool.run('while (true) {}', RunContext('orphan'), RunLimits(60, 64, 1024, 1024))\n"
+    )
+    node = subprocess.Popen(
+        [sys.executable, "-c", program],
+        stdout=subprocess.PIPE,
+        cwd=str(jsruntime.pool.PROJECT_ROOT),
+    )
+    try:
+        assert node.stdout is not None
+        worker = int(node.stdout.readline())
+        time.sleep(0.3)  # the script is running
+        assert not _gone(worker)
+        node.kill()
+        node.wait(5)
+        _wait_gone(worker, timeout=5)
+    finally:
+        node.kill()
+        node.wait(5)
