@@ -57,7 +57,7 @@ def filtered_jobs(request: Request) -> QuerySet[Job]:
     name = request.query_params.get("name", "").strip()
     if name:
         jobs = jobs.filter(name__icontains=name)
-    return jobs.order_by("-created_at", "id")
+    return jobs.order_by("-created_at", "-id")  # as job_newest_idx sorts them
 
 
 class JobListView(ApiView):
