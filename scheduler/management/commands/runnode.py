@@ -29,8 +29,6 @@ FIRST_ADMIN = "admin"
 
 class Command(BaseCommand):
     help = "Start a Traitor node: migrate, create the first admin, serve the API (Daphne)."
-    # The checks run with the rest of start-up; a broken project stops it anyway.
-    requires_system_checks: list = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
