@@ -69,14 +69,15 @@ def json_body(request: Request) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise ApiError(_json_error(text, exc)) from None
     except RecursionError:
-        raise ApiError("the body is not a job: its JSON is nested too deeply") from None
+        raise ApiError("the body's JSON is nested too deeply") from None
     if not isinstance(data, dict):
-        raise ApiError(
-            f"the body must be a JSON object ({{...}}), not a {type(data).__name__}".replace(
-                "dict", "object"
-            ).replace("list", "list ([...])")
-        )
+        kind = _JSON_KINDS.get(type(data), "value")
+        raise ApiError(f"the body must be a JSON object ({{...}}), not {kind}")
     return data
+
+
+_JSON_KINDS = {list: "a list ([...])", str: "a string", int: "a number", float: "a number",
+               bool: "a boolean", type(None): "null"}  # fmt: skip
 
 
 def _refuse_constant(name: str) -> Any:
