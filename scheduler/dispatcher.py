@@ -13,6 +13,8 @@ database, a restart or a failover therefore never run a fire twice.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import threading
 import time
@@ -23,7 +25,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 from django.db import close_old_connections, transaction
-from django.db.models import F, Min
+from django.db.models import F, Max, Min
 from django.utils import timezone as dj_timezone
 
 from jobs.models import ExecType, Job, JobState, Run, RunStatus, RunTrigger
@@ -37,6 +39,7 @@ from scheduler.decisions import (
     rewound_next_fire,
     sleep_seconds,
 )
+from scheduler.execution import TICKET_FIELDS, RunTicket
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +56,8 @@ _DUE_FIELDS = (
 )
 _GOING = (RunStatus.PENDING, RunStatus.RUNNING)
 
-# Hands a started run (its id) to whatever executes it; it must not block.
-Submit = Callable[[uuid.UUID], None]
+# Hands a run to start to whatever executes it; it must not block.
+Submit = Callable[[RunTicket], None]
 
 
 @lru_cache(maxsize=4096)
@@ -75,6 +78,8 @@ class DispatchSettings:
     chunk: int = 100
     # Due jobs read per step; more are taken by the next step at once.
     batch: int = 1000
+    # Fires this close are claimed ahead and released at their instant (0: at the instant).
+    lookahead: timedelta = timedelta(0)
 
 
 class Dispatcher:
@@ -84,11 +89,18 @@ class Dispatcher:
         # Monotonic time of the last completed step; /healthz reads it.
         self.heartbeat: float | None = None
         self._last_now: datetime | None = None
+        # Fires claimed ahead of their instant (lookahead), released when it comes.
+        self._planned: list[tuple[datetime, int, RunTicket]] = []
+        self._sequence = itertools.count()
 
     # --- One step ------------------------------------------------------------------------
 
     def dispatch_once(self, now: datetime | None = None) -> float:
-        """Dispatch everything due at `now` (default: the clock); return seconds to sleep."""
+        """Dispatch everything due at `now` (default: the clock); return seconds to sleep.
+
+        Fires due within the lookahead are claimed now and released at their instant, so
+        that the database work is done before it and the script starts on time.
+        """
         fixed_clock = now is not None
         now = now if now is not None else dj_timezone.now()
         if self._last_now is None or now < self._last_now - timedelta(seconds=1):
@@ -97,30 +109,75 @@ class Dispatcher:
             self.rewind_schedules(now)
         self._last_now = now
 
-        started: list[uuid.UUID] = []
-        started += self._claim_pending_runs(now)
+        self._release_planned(now)
+        for ticket in self._claim_pending_runs(now):
+            self.submit(ticket)
+
+        horizon = now + self.config.lookahead
         due = list(
             Job.objects.filter(
-                cluster=self.config.cluster, state=JobState.ENABLED, next_fire_at__lte=now
+                cluster=self.config.cluster, state=JobState.ENABLED, next_fire_at__lte=horizon
             )
             .order_by("next_fire_at")
-            .only(*_DUE_FIELDS)[: self.config.batch]
+            .only(*_DUE_FIELDS, *TICKET_FIELDS)[: self.config.batch]
         )
+        deferred: dict[uuid.UUID, datetime] = {}
         if due:
             going = self._jobs_with_runs_going(due)
-            for chunk in _chunks(due, self.config.chunk):
-                started += self._dispatch_chunk(chunk, going, now)
-        for run_id in started:
-            self.submit(run_id)
+            ready = []
+            for job in due:
+                if job.next_fire_at > now and job.id in going:
+                    # Whether this fire overlaps is decided at its instant, not ahead of it:
+                    # the run going on now may well have ended by then.
+                    deferred[job.id] = job.next_fire_at
+                else:
+                    ready.append(job)
+            for chunk in _chunks(ready, self.config.chunk):
+                for ticket in self._dispatch_chunk(chunk, going, now):
+                    if ticket.scheduled_for > now:
+                        heapq.heappush(
+                            self._planned, (ticket.scheduled_for, next(self._sequence), ticket)
+                        )
+                    else:
+                        self.submit(ticket)
 
         self.heartbeat = time.monotonic()
         if len(due) >= self.config.batch:
             return 0.0
-        earliest = Job.objects.filter(
-            cluster=self.config.cluster, state=JobState.ENABLED, next_fire_at__isnull=False
-        ).aggregate(earliest=Min("next_fire_at"))["earliest"]
         current = now if fixed_clock else dj_timezone.now()
-        return sleep_seconds(earliest, current, self.config.max_sleep)
+        targets = list(deferred.values())
+        if self._planned:
+            targets.append(self._planned[0][0])
+        # Deferred jobs wait for their instant; any other fire is claimed a lookahead before
+        # its instant (at once if a claim of this step moved it inside the lookahead).
+        earliest = (
+            Job.objects.filter(
+                cluster=self.config.cluster, state=JobState.ENABLED, next_fire_at__isnull=False
+            )
+            .exclude(pk__in=list(deferred))
+            .aggregate(earliest=Min("next_fire_at"))["earliest"]
+        )
+        if earliest is not None:
+            targets.append(earliest - self.config.lookahead)
+        return sleep_seconds(min(targets, default=None), current, self.config.max_sleep)
+
+    def _release_planned(self, now: datetime) -> None:
+        released: list[uuid.UUID] = []
+        while self._planned and self._planned[0][0] <= now:
+            _instant, _seq, ticket = heapq.heappop(self._planned)
+            # The script starts first; marking the row follows (the run's own record accepts
+            # a run that is still `pending`, in case the script ends before the mark).
+            self.submit(ticket)
+            released.append(ticket.run_id)
+        if released:
+            Run.objects.filter(
+                pk__in=released, status=RunStatus.PENDING, node=self.config.node_name
+            ).update(status=RunStatus.RUNNING, started_at=now)
+
+    def release_unstarted(self) -> int:
+        """Give back the fires claimed ahead but not started (on a clean stop)."""
+        self._planned.clear()
+        return unclaim_planned(self.config.node_name)
 
     def _jobs_with_runs_going(self, due: list[Job]) -> set[uuid.UUID]:
         watched = [j.id for j in due if j.exec_type == ExecType.TIMING and not j.allow_overlap]
@@ -134,10 +191,10 @@ class Dispatcher:
 
     def _dispatch_chunk(
         self, jobs: list[Job], going: set[uuid.UUID], now: datetime
-    ) -> list[uuid.UUID]:
-        """Claim each due fire of `jobs` in one short transaction; the run ids to start."""
-        runs: list[Run] = []
-        to_start: list[uuid.UUID] = []
+    ) -> list[RunTicket]:
+        """Claim each fire of `jobs` in one short transaction; the tickets of runs to start."""
+        runs: list[tuple[Run, Job]] = []
+        tickets: list[RunTicket] = []
         with transaction.atomic():
             for job in jobs:
                 try:
@@ -147,33 +204,30 @@ class Dispatcher:
                     # be retried every step: it is stopped and the failure recorded.
                     logger.exception("cannot schedule job; stopping it", extra={"job_id": job.id})
                     metrics.DISPATCH_ERRORS.inc()
-                    self._stop_broken_job(job, now, runs)
+                    broken = self._stop_broken_job(job, now)
+                    if broken is not None:
+                        runs.append((broken, job))
                     continue
                 run = self._claim(job, decision, now)
                 if run is not None:
-                    runs.append(run)
+                    runs.append((run, job))
             if runs:
                 # INSERT OR IGNORE / ON CONFLICT DO NOTHING: a fire whose run already exists
                 # (the schedule was reset to an instant already dispatched) is not run again.
-                Run.objects.bulk_create(runs, ignore_conflicts=True)
+                Run.objects.bulk_create([run for run, _job in runs], ignore_conflicts=True)
                 stored = set(
-                    Run.objects.filter(pk__in=[r.pk for r in runs]).values_list("pk", flat=True)
+                    Run.objects.filter(pk__in=[run.pk for run, _job in runs]).values_list(
+                        "pk", flat=True
+                    )
                 )
-                to_start = [r.pk for r in runs if r.pk in stored and r.status == RunStatus.RUNNING]
-        for run in runs:
-            outcome = {
-                RunStatus.RUNNING: "run",
-                RunStatus.SKIPPED: "skipped",
-                RunStatus.FAILED: "failed",
-            }[RunStatus(run.status)]
-            if run.error.startswith("missed"):
-                outcome = "skipped_missed"
-            elif outcome == "skipped":
-                outcome = "skipped_overlap"
-            metrics.FIRES.labels(outcome).inc()
-            if run.status == RunStatus.RUNNING and run.late_ms is not None:
-                metrics.FIRE_LATENESS.observe(run.late_ms / 1000)
-        return to_start
+                tickets = [
+                    RunTicket.for_job(job, run, claimed_start=max(now, run.scheduled_for))
+                    for run, job in runs
+                    if run.pk in stored and run.status in _GOING
+                ]
+        for run, _job in runs:
+            _count_fire(run)
+        return tickets
 
     def _decide(self, job: Job, going: set[uuid.UUID], now: datetime) -> FireDecision:
         is_delay = job.exec_type == ExecType.DELAY
@@ -185,12 +239,14 @@ class Dispatcher:
             previous_run_going=job.id in going,
         )
         next_after = None if is_delay else schedule_of(job.cron, job.timezone)
-        decision = decide_fire(facts, now, next_after, self.config.grace)
-        assert decision is not None  # the query only returned due jobs
+        # A fire claimed ahead is decided as at its own instant: on time, never missed.
+        decision = decide_fire(facts, max(now, job.next_fire_at), next_after, self.config.grace)
+        assert decision is not None  # the query only returned fires up to the horizon
         return decision
 
     def _claim(self, job: Job, decision: FireDecision, now: datetime) -> Run | None:
         """Advance the job past this fire if nobody else did; the run to record, or None."""
+        start = max(now, decision.scheduled_for)
         values: dict[str, object] = {
             "next_fire_at": decision.next_fire_at,
             # Bumped so that a service that read the job before the claim retries on the
@@ -200,7 +256,7 @@ class Dispatcher:
         if decision.finished:
             values["state"] = JobState.DONE
         if decision.action is Action.RUN:
-            values["last_exec_time"] = now
+            values["last_exec_time"] = start
         claimed = Job.objects.filter(
             pk=job.pk,
             version=job.version,
@@ -218,8 +274,12 @@ class Dispatcher:
             node=self.config.node_name,
         )
         if decision.action is Action.RUN:
-            run.status = RunStatus.RUNNING
-            run.started_at = now
+            if decision.scheduled_for > now:
+                # Claimed ahead: this node owns it (node set), it starts at its instant.
+                run.status = RunStatus.PENDING
+            else:
+                run.status = RunStatus.RUNNING
+                run.started_at = now
         elif decision.action is Action.SKIP_OVERLAP:
             run.status = RunStatus.SKIPPED
             run.finished_at = now
@@ -236,44 +296,48 @@ class Dispatcher:
             )
         return run
 
-    def _stop_broken_job(self, job: Job, now: datetime, runs: list[Run]) -> None:
+    def _stop_broken_job(self, job: Job, now: datetime) -> Run | None:
         stopped = Job.objects.filter(pk=job.pk, version=job.version).update(
             state=JobState.STOPPED, next_fire_at=None, version=F("version") + 1
         )
-        if stopped == 1:
-            runs.append(
-                Run(
-                    job_id=job.pk,
-                    trigger=RunTrigger.SCHEDULE,
-                    scheduled_for=job.next_fire_at,
-                    status=RunStatus.FAILED,
-                    finished_at=now,
-                    node=self.config.node_name,
-                    error=(
-                        f"the schedule {job.cron!r} ({job.timezone}) could not be computed; "
-                        "the job was stopped: fix the cron and enable it again"
-                    ),
-                )
-            )
+        if stopped != 1:
+            return None
+        return Run(
+            job_id=job.pk,
+            trigger=RunTrigger.SCHEDULE,
+            scheduled_for=job.next_fire_at,
+            status=RunStatus.FAILED,
+            finished_at=now,
+            node=self.config.node_name,
+            error=(
+                f"the schedule {job.cron!r} ({job.timezone}) could not be computed; "
+                "the job was stopped: fix the cron and enable it again"
+            ),
+        )
 
-    def _claim_pending_runs(self, now: datetime) -> list[uuid.UUID]:
-        """Manual runs waiting for a node: each is taken by exactly one loop."""
+    def _claim_pending_runs(self, now: datetime) -> list[RunTicket]:
+        """Runs waiting for any node (manual triggers, fires handed back by a stopped node):
+        each is taken by exactly one loop."""
         pending = list(
             Run.objects.filter(
-                status=RunStatus.PENDING, node="", job__cluster=self.config.cluster
+                status=RunStatus.PENDING,
+                node="",
+                job__cluster=self.config.cluster,
+                scheduled_for__lte=now,
             ).values_list("pk", flat=True)
         )
-        taken: list[uuid.UUID] = []
+        tickets: list[RunTicket] = []
         for run_id in pending:
             with transaction.atomic():
                 claimed = Run.objects.filter(pk=run_id, status=RunStatus.PENDING, node="").update(
                     status=RunStatus.RUNNING, node=self.config.node_name, started_at=now
                 )
-                if claimed == 1:
-                    job_id = Run.objects.filter(pk=run_id).values_list("job_id", flat=True)[0]
-                    Job.objects.filter(pk=job_id).update(last_exec_time=now)
-                    taken.append(run_id)
-        return taken
+                if claimed != 1:
+                    continue
+                run = Run.objects.select_related("job").get(pk=run_id)
+                Job.objects.filter(pk=run.job_id).update(last_exec_time=now)
+                tickets.append(RunTicket.for_job(run.job, run, claimed_start=now))
+        return tickets
 
     def rewind_schedules(self, now: datetime) -> int:
         """Bring stored fires that lie beyond the schedule's next fire back to it.
@@ -325,8 +389,69 @@ class Dispatcher:
                 close_old_connections()
             if stop.is_set():
                 break
+            logger.debug("dispatch step done; sleeping %.3f s", pause)
             if pause > 0:
                 wakeup.wait(pause)
+
+
+def unclaim_planned(node_name: str) -> int:
+    """Undo the claims `node_name` made ahead of fires it never started; returns how many.
+
+    A node that stops (cleanly, or killed) between claiming a fire ahead and its instant
+    leaves a `pending` run and a job already moved past that fire. The run is removed and
+    the job's next fire set back to it, as if it had never been claimed: the restart (or
+    another node) then dispatches it, late if its instant has passed, and a timing job's
+    missed window still gets one catch-up run, not two.
+    """
+    undone = 0
+    planned = Run.objects.filter(
+        node=node_name, status=RunStatus.PENDING, trigger=RunTrigger.SCHEDULE
+    ).select_related("job")
+    for run in planned:
+        job = run.job
+        with transaction.atomic():
+            fire = run.scheduled_for
+            moved_past = Job.objects.filter(pk=job.pk, version=job.version)
+            if job.state == JobState.DONE and job.next_fire_at is None:
+                # The claim ended the job (a delay job, a cron's last fire): revive it.
+                restored = moved_past.filter(state=JobState.DONE).update(
+                    state=JobState.ENABLED, next_fire_at=fire, version=F("version") + 1
+                )
+            else:
+                restored = moved_past.filter(state=JobState.ENABLED, next_fire_at__gt=fire).update(
+                    next_fire_at=fire, version=F("version") + 1
+                )
+            if not restored:
+                # The job was changed or stopped since: its new schedule stands.
+                Run.objects.filter(pk=run.pk, status=RunStatus.PENDING).update(
+                    status=RunStatus.LOST,
+                    finished_at=dj_timezone.now(),
+                    error=(
+                        f"lost: the node {node_name} stopped before this fire's instant, and "
+                        "the job changed meanwhile"
+                    ),
+                )
+                continue
+            run.delete()
+            # The claim had set lastExecTime to the planned start; back to the real latest.
+            latest = Run.objects.filter(job_id=job.pk, started_at__isnull=False).aggregate(
+                latest=Max("started_at")
+            )["latest"]
+            Job.objects.filter(pk=job.pk).update(last_exec_time=latest)
+            undone += 1
+    return undone
+
+
+def _count_fire(run: Run) -> None:
+    if run.status == RunStatus.SKIPPED:
+        outcome = "skipped_missed" if run.error.startswith("missed") else "skipped_overlap"
+    elif run.status == RunStatus.FAILED:
+        outcome = "failed"
+    else:
+        outcome = "run"
+    metrics.FIRES.labels(outcome).inc()
+    if outcome == "run" and run.late_ms is not None:
+        metrics.FIRE_LATENESS.observe(run.late_ms / 1000)
 
 
 def _chunks(items: list[Job], size: int) -> Iterable[list[Job]]:

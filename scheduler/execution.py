@@ -13,7 +13,9 @@ import threading
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
@@ -25,11 +27,54 @@ from scheduler.decisions import lateness_ms
 
 logger = logging.getLogger(__name__)
 
+_GOING = (RunStatus.PENDING, RunStatus.RUNNING)
 _STATUS_OF_RESULT = {
     "succeeded": RunStatus.SUCCEEDED,
     "failed": RunStatus.FAILED,
     "timed_out": RunStatus.TIMED_OUT,
 }
+
+
+# The job's columns a run needs besides its id: what runs and within which limits.
+TICKET_FIELDS = (
+    "name",
+    "script",
+    "timeout_seconds",
+    "memory_mb",
+    "output_bytes",
+    "http_response_bytes",
+)
+
+
+@dataclass(frozen=True)
+class RunTicket:
+    """Everything needed to start a claimed run without reading the database first."""
+
+    run_id: uuid.UUID
+    job_id: uuid.UUID
+    job_name: str
+    script: str
+    scheduled_for: datetime | None
+    trigger: str
+    limits: Any
+    # What the claim wrote to the job's last_exec_time: replaced by the script's real start
+    # unless a newer run started meanwhile.
+    claimed_start: datetime | None
+
+    @classmethod
+    def for_job(cls, job: Job, run: Run, *, claimed_start: datetime | None) -> RunTicket:
+        from jsruntime import RunLimits
+
+        return cls(
+            run_id=run.pk,
+            job_id=job.pk,
+            job_name=job.name,
+            script=job.script,
+            scheduled_for=run.scheduled_for,
+            trigger=run.trigger,
+            limits=RunLimits.for_job(job),
+            claimed_start=claimed_start,
+        )
 
 
 def execute_run(run_id: uuid.UUID) -> str:
@@ -38,46 +83,47 @@ def execute_run(run_id: uuid.UUID) -> str:
     if run is None:
         # Deleted with its job, or recorded as lost by a shutdown that gave up waiting.
         return ""
-    job = run.job
+    return execute_ticket(RunTicket.for_job(run.job, run, claimed_start=run.started_at))
+
+
+def execute_ticket(ticket: RunTicket) -> str:
+    """Run the script, then record the result; blocks while the script runs."""
     try:
-        from jsruntime import RunContext, RunLimits, get_pool
+        from jsruntime import RunContext, get_pool
 
         result = get_pool().run(
-            job.script,
+            ticket.script,
             context=RunContext(
-                job_id=str(job.id),
-                job_name=job.name,
-                run_id=str(run.id),
-                scheduled_for=run.scheduled_for,
-                trigger=run.trigger,
+                job_id=str(ticket.job_id),
+                job_name=ticket.job_name,
+                run_id=str(ticket.run_id),
+                scheduled_for=ticket.scheduled_for,
+                trigger=ticket.trigger,
             ),
-            limits=RunLimits.for_job(job),
+            limits=ticket.limits,
         )
     except Exception as exc:
         # The sandbox itself failed (not the script): the run is recorded, the node goes on.
-        logger.exception("sandbox failed", extra={"job_id": job.id, "run_id": run.id})
+        logger.exception("sandbox failed", extra={"job_id": ticket.job_id, "run_id": ticket.run_id})
         finished = dj_timezone.now()
-        _record(
-            run,
+        return _record(
+            ticket,
             status=RunStatus.FAILED,
-            started_at=run.started_at or finished,
+            started_at=None,
             finished_at=finished,
             output="",
             output_truncated=False,
             error=f"the sandbox could not run the script: {exc}",
         )
-        return RunStatus.FAILED
-    status = _STATUS_OF_RESULT.get(result.status, RunStatus.FAILED)
-    _record(
-        run,
-        status=status,
-        started_at=_aware(result.started_at) or run.started_at,
+    return _record(
+        ticket,
+        status=_STATUS_OF_RESULT.get(result.status, RunStatus.FAILED),
+        started_at=_aware(result.started_at),
         finished_at=_aware(result.finished_at) or dj_timezone.now(),
         output=result.output or "",
         output_truncated=bool(result.output_truncated),
         error=result.error or "",
     )
-    return status
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -89,7 +135,7 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 def _record(
-    run: Run,
+    ticket: RunTicket,
     *,
     status: str,
     started_at: datetime | None,
@@ -97,7 +143,7 @@ def _record(
     output: str,
     output_truncated: bool,
     error: str,
-) -> None:
+) -> str:
     values: dict[str, object] = {
         "status": status,
         "finished_at": finished_at,
@@ -105,22 +151,25 @@ def _record(
         "output_truncated": output_truncated,
         "error": error,
     }
-    claimed_start = run.started_at
     if started_at is not None:
         # The sandbox's start is when the script really began; lateness is measured to it.
         values["started_at"] = started_at
-        if run.scheduled_for is not None:
-            values["late_ms"] = lateness_ms(run.scheduled_for, started_at)
+        if ticket.scheduled_for is not None:
+            values["late_ms"] = lateness_ms(ticket.scheduled_for, started_at)
     with transaction.atomic():
-        written = Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(**values)
-        if written and started_at is not None and claimed_start is not None:
+        # `pending` too: a run claimed ahead may end before the loop marks it running.
+        written = Run.objects.filter(pk=ticket.run_id, status__in=_GOING).update(**values)
+        if written and started_at is not None and ticket.claimed_start is not None:
             # lastExecTime follows the real start, unless a newer run began meanwhile.
-            Job.objects.filter(pk=run.job_id, last_exec_time=claimed_start).update(
+            Job.objects.filter(pk=ticket.job_id, last_exec_time=ticket.claimed_start).update(
                 last_exec_time=started_at
             )
-    if written:
-        metrics.RUNS_FINISHED.labels(status).inc()
-        prune_runs(run.job_id)
+    if not written:
+        # Deleted with its job, or recorded as lost by a shutdown that gave up waiting.
+        return ""
+    metrics.RUNS_FINISHED.labels(status).inc()
+    prune_runs(ticket.job_id)
+    return status
 
 
 def prune_runs(job_id: uuid.UUID, keep: int | None = None) -> int:
@@ -142,9 +191,8 @@ def prune_runs(job_id: uuid.UUID, keep: int | None = None) -> int:
 
 def record_lost_runs(node_name: str, reason: str) -> int:
     """Mark the runs a dead process of `node_name` left going as lost; returns how many."""
-    now = dj_timezone.now()
     return Run.objects.filter(node=node_name, status=RunStatus.RUNNING).update(
-        status=RunStatus.LOST, finished_at=now, error=reason
+        status=RunStatus.LOST, finished_at=dj_timezone.now(), error=reason
     )
 
 
@@ -157,27 +205,27 @@ class RunExecutor:
         self._in_flight: dict[uuid.UUID, Future[str]] = {}
         self._closed = False
 
-    def submit(self, run_id: uuid.UUID) -> None:
+    def submit(self, ticket: RunTicket) -> None:
         with self._lock:
             if self._closed:
                 # Claimed while stopping: left `running`, the lost-run sweep records it.
                 return
             metrics.RUNS_IN_FLIGHT.inc()
-            future = self._threads.submit(self._execute, run_id)
-            self._in_flight[run_id] = future
+            future = self._threads.submit(self._execute, ticket)
+            self._in_flight[ticket.run_id] = future
 
-    def _execute(self, run_id: uuid.UUID) -> str:
+    def _execute(self, ticket: RunTicket) -> str:
         try:
-            close_old_connections()
-            return execute_run(run_id)
+            return execute_ticket(ticket)
         except Exception:
-            logger.exception("recording a run failed", extra={"run_id": run_id})
+            logger.exception("recording a run failed", extra={"run_id": ticket.run_id})
             return ""
         finally:
+            # After the run, not before: the script must not wait for a reconnection.
             close_old_connections()
             metrics.RUNS_IN_FLIGHT.dec()
             with self._lock:
-                self._in_flight.pop(run_id, None)
+                self._in_flight.pop(ticket.run_id, None)
 
     @property
     def in_flight(self) -> int:

@@ -18,7 +18,7 @@ from django.utils import timezone as dj_timezone
 
 from jobs.models import Run, RunStatus
 from scheduler import wakeup
-from scheduler.dispatcher import Dispatcher, DispatchSettings
+from scheduler.dispatcher import Dispatcher, DispatchSettings, unclaim_planned
 from scheduler.execution import RunExecutor, record_lost_runs
 
 logger = logging.getLogger(__name__)
@@ -52,6 +52,11 @@ class NodeServices:
         wakeup.notify()
         if self.thread is not None:
             self.thread.join(timeout=10.0)
+        if self.dispatcher is not None and not (self.thread and self.thread.is_alive()):
+            close_old_connections()
+            handed_back = self.dispatcher.release_unstarted()
+            if handed_back:
+                logger.info("%d fires claimed ahead were handed back to any node", handed_back)
         unfinished = self.executor.stop(timeout) if self.executor else []
         if unfinished:
             close_old_connections()
@@ -97,12 +102,15 @@ def dispatch_settings(node_name: str) -> DispatchSettings:
         cluster=settings.TRAITOR_CLUSTER,
         grace=timedelta(seconds=settings.TRAITOR_MISFIRE_GRACE_SECONDS),
         max_sleep=settings.TRAITOR_DISPATCH_MAX_SLEEP_SECONDS,
+        lookahead=timedelta(milliseconds=settings.TRAITOR_DISPATCH_LOOKAHEAD_MS),
     )
 
 
 def start_node_services(node_name: str) -> NodeServices:
     """Record what a dead predecessor left running, then start the executor and the loop."""
     global _current
+    # Fires a killed predecessor claimed ahead but never started go back to the schedule.
+    unclaim_planned(node_name)
     lost = record_lost_runs(
         node_name,
         f"lost: the node {node_name} stopped (killed or crashed) while the run was going",

@@ -169,6 +169,8 @@ TRAITOR_DISPATCH_MAX_SLEEP_SECONDS = env_float(
     "TRAITOR_DISPATCH_MAX_SLEEP_SECONDS", 30.0, minimum=0.01
 )
 TRAITOR_RUN_THREADS = env_int("TRAITOR_RUN_THREADS", 32, minimum=1)
+# Fires this close are claimed ahead and started at their instant, off the database's clock.
+TRAITOR_DISPATCH_LOOKAHEAD_MS = env_int("TRAITOR_DISPATCH_LOOKAHEAD_MS", 250, minimum=0)
 
 # --- Sandbox limits: defaults per run, and the ceiling a job may raise them to ----------
 TRAITOR_SANDBOX_WORKERS = env_int("TRAITOR_SANDBOX_WORKERS", 2, minimum=1)

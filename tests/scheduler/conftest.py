@@ -37,7 +37,9 @@ class Loop:
     def __init__(self, node: str = "node-a", **overrides: Any) -> None:
         config = DispatchSettings(node_name=node, cluster="default", **overrides)
         self.started: list[Any] = []
-        self.dispatcher = Dispatcher(config, submit=self.started.append)
+        self.dispatcher = Dispatcher(
+            config, submit=lambda ticket: self.started.append(ticket.run_id)
+        )
 
     def step(self, now: datetime) -> float:
         return self.dispatcher.dispatch_once(now)

@@ -6,6 +6,8 @@ is tested in test_execution.py and end to end in test_runnode_firing.py.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import time_machine
 
@@ -244,3 +246,95 @@ def test_the_loop_sleeps_until_the_earliest_fire_of_all_jobs(loop: Loop) -> None
     store_job(cron="*/5 * * * *", next_fire_at=at("2020-05-01T10:05:00+00:00"))
     store_job(cron="* * * * * *", next_fire_at=at("2020-05-01T10:00:01+00:00"))
     assert step_at(loop, "2020-05-01T10:00:00.250+00:00") == pytest.approx(0.75)
+
+
+def test_a_fire_within_the_lookahead_is_claimed_ahead_and_started_at_its_instant() -> None:
+    loop = Loop(lookahead=timedelta(milliseconds=250))
+    job = store_job(cron="* * * * * *", next_fire_at=at("2020-05-01T10:00:01+00:00"))
+    assert step_at(loop, "2020-05-01T10:00:00.700+00:00") == pytest.approx(0.05)
+    assert step_at(loop, "2020-05-01T10:00:00.800+00:00") == pytest.approx(0.2)
+    # Claimed and owned by this node, not started yet.
+    run = Run.objects.get(job=job)
+    assert (run.status, run.node, run.started_at) == (RunStatus.PENDING, "node-a", None)
+    assert loop.started == []
+    job.refresh_from_db()
+    assert job.next_fire_at == at("2020-05-01T10:00:02+00:00")
+
+    step_at(loop, "2020-05-01T10:00:01.001+00:00", keep_running=True)
+    run.refresh_from_db()
+    assert loop.started == [run.id]
+    assert (run.status, run.started_at) == (RunStatus.RUNNING, at("2020-05-01T10:00:01.001+00:00"))
+    assert run.late_ms == 0
+
+
+def test_a_fire_that_may_overlap_is_decided_at_its_instant_not_ahead() -> None:
+    loop = Loop(lookahead=timedelta(milliseconds=250))
+    job = store_job(cron="* * * * * *", next_fire_at=at("2020-05-01T10:00:00+00:00"))
+    step_at(loop, "2020-05-01T10:00:00+00:00")
+    # The 10:00:00 run is still going 200 ms before the next fire: not claimed yet.
+    assert step_at(loop, "2020-05-01T10:00:00.800+00:00", keep_running=True) == pytest.approx(0.2)
+    assert Run.objects.filter(job=job).count() == 1
+    # It ended in time: the fire runs.
+    step_at(loop, "2020-05-01T10:00:01+00:00")
+    assert fires(job)[-1] == ("2020-05-01T10:00:01+00:00", "running")
+
+
+def test_a_fire_claimed_ahead_by_a_node_that_stops_goes_back_to_the_schedule() -> None:
+    first = Loop(node="node-a", lookahead=timedelta(milliseconds=250))
+    job = store_job(cron="* * * * * *", next_fire_at=at("2020-05-01T10:00:01+00:00"))
+    step_at(first, "2020-05-01T10:00:00.900+00:00")
+    assert first.dispatcher.release_unstarted() == 1
+    assert Run.objects.filter(job=job).count() == 0
+    job.refresh_from_db()
+    assert (job.next_fire_at, job.last_exec_time) == (at("2020-05-01T10:00:01+00:00"), None)
+    # Down for three seconds: one late run for the window, from the unstarted fire on.
+    second = Loop(node="node-b")
+    step_at(second, "2020-05-01T10:00:04.300+00:00", keep_running=True)
+    run = Run.objects.get(job=job)
+    assert (run.scheduled_for, run.late_ms, run.node) == (
+        at("2020-05-01T10:00:01+00:00"),
+        3300,
+        "node-b",
+    )
+    assert first.started == []
+
+
+def test_a_delay_job_claimed_ahead_by_a_killed_node_still_fires_once() -> None:
+    from scheduler.dispatcher import unclaim_planned
+
+    first = Loop(node="node-a", lookahead=timedelta(milliseconds=250))
+    exec_at = at("2020-05-01T10:00:01+00:00")
+    job = store_job(exec_at=exec_at, next_fire_at=exec_at)
+    step_at(first, "2020-05-01T10:00:00.900+00:00")
+    job.refresh_from_db()
+    assert job.state == JobState.DONE
+    # Killed before the instant: the restart undoes the claim, then dispatches it late.
+    assert unclaim_planned("node-a") == 1
+    restarted = Loop(node="node-a")
+    step_at(restarted, "2020-05-01T10:00:09+00:00", keep_running=True)
+    assert fires(job) == [("2020-05-01T10:00:01+00:00", "running")]
+    job.refresh_from_db()
+    assert (job.state, job.next_fire_at) == (JobState.DONE, None)
+
+
+def test_a_fire_claimed_ahead_of_a_job_changed_since_is_recorded_lost() -> None:
+    from scheduler.dispatcher import unclaim_planned
+
+    first = Loop(node="node-a", lookahead=timedelta(milliseconds=250))
+    job = store_job(cron="* * * * * *", next_fire_at=at("2020-05-01T10:00:01+00:00"))
+    step_at(first, "2020-05-01T10:00:00.900+00:00")
+    Job.objects.filter(pk=job.pk).update(state=JobState.STOPPED, next_fire_at=None, version=99)
+    assert unclaim_planned("node-a") == 0
+    assert fires(job) == [("2020-05-01T10:00:01+00:00", "lost")]
+
+
+def test_a_late_fire_whose_next_falls_inside_the_lookahead_is_claimed_at_once() -> None:
+    loop = Loop(lookahead=timedelta(milliseconds=250))
+    job = store_job(cron="* * * * * *", next_fire_at=at("2020-05-01T10:00:00+00:00"))
+    # Dispatched 0.9 s late (a restart): the next fire, 10:00:01, is 100 ms away.
+    assert step_at(loop, "2020-05-01T10:00:00.900+00:00") == 0.0
+    assert step_at(loop, "2020-05-01T10:00:00.901+00:00") == pytest.approx(0.099)
+    assert fires(job) == [
+        ("2020-05-01T10:00:00+00:00", "succeeded"),
+        ("2020-05-01T10:00:01+00:00", "pending"),
+    ]
