@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from django.conf import settings
 from rest_framework import serializers
 
 from jobs.models import ExecType, Job, JobState
@@ -171,7 +170,8 @@ class JobInput(StrictSerializer):
     script = StrictCharField(required=False, allow_blank=True, trim_whitespace=False)
     catchUp = StrictBooleanField(source="catch_up", required=False)
     allowOverlap = StrictBooleanField(source="allow_overlap", required=False)
-    # Per-job sandbox limits; null returns to the node's default.
+    # Per-job sandbox limits; null returns to the node's default. The operator's ceilings
+    # are checked by jobs.services, for the admin's sake too.
     timeoutSeconds = StrictFloatField(
         source="timeout_seconds", required=False, allow_null=True, min_value=0.1
     )
@@ -182,22 +182,6 @@ class JobInput(StrictSerializer):
     httpResponseBytes = StrictIntegerField(
         source="http_response_bytes", required=False, allow_null=True, min_value=1024
     )
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        # The operator's ceilings, read per request so tests and admins can change them.
-        ceilings = {
-            "timeout_seconds": ("timeoutSeconds", settings.TRAITOR_RUN_TIMEOUT_MAX_SECONDS),
-            "memory_mb": ("memoryMb", settings.TRAITOR_RUN_MEMORY_MAX_MB),
-            "output_bytes": ("outputBytes", settings.TRAITOR_RUN_OUTPUT_MAX_BYTES),
-            "http_response_bytes": ("httpResponseBytes", settings.TRAITOR_HTTP_RESPONSE_MAX_BYTES),
-        }
-        for source, (name, ceiling) in ceilings.items():
-            value = attrs.get(source)
-            if value is not None and value > ceiling:
-                raise serializers.ValidationError(
-                    {name: f"must be at most {ceiling:g}, the node's maximum"}
-                )
-        return attrs
 
 
 class ScriptInput(StrictSerializer):

@@ -59,6 +59,7 @@ BEHAVIOUR_FIELDS = SCHEDULE_FIELDS | {
     "output_bytes",
     "http_response_bytes",
 }
+LIMIT_FIELDS = frozenset({"timeout_seconds", "memory_mb", "output_bytes", "http_response_bytes"})
 # The API's names for the model's fields, so that every message names what the caller sent.
 API_NAMES = {
     "exec_type": "execType",
@@ -129,6 +130,21 @@ def check_script(script: str) -> None:
         )
 
 
+def check_limits(job: Job) -> None:
+    """Per-job sandbox limits stay within the operator's ceilings (TRAITOR_*_MAX_*)."""
+    ceilings = {
+        "timeout_seconds": settings.TRAITOR_RUN_TIMEOUT_MAX_SECONDS,
+        "memory_mb": settings.TRAITOR_RUN_MEMORY_MAX_MB,
+        "output_bytes": settings.TRAITOR_RUN_OUTPUT_MAX_BYTES,
+        "http_response_bytes": settings.TRAITOR_HTTP_RESPONSE_MAX_BYTES,
+    }
+    for field, ceiling in ceilings.items():
+        value = getattr(job, field)
+        if value is not None and value > ceiling:
+            name = API_NAMES[field]
+            raise JobError(f"{name}: must be at most {ceiling:g}, the node's maximum", name)
+
+
 def check_exec_at(exec_at: datetime, now: datetime) -> None:
     """A delay job's instant must be at least TRAITOR_MIN_DELAY_SECONDS ahead of now."""
     minimum = settings.TRAITOR_MIN_DELAY_SECONDS
@@ -191,6 +207,8 @@ def _check_fields(job: Job, changed: set[str], now: datetime) -> None:
         check_timezone(job.timezone)
     if "script" in changed:
         check_script(job.script)
+    if changed & LIMIT_FIELDS:
+        check_limits(job)
     if job.exec_type == ExecType.TIMING and changed & {"cron", "timezone", "exec_type"}:
         check_cron(job.cron, job.timezone, now)
     if job.exec_type == ExecType.DELAY and job.exec_at is None:

@@ -88,3 +88,11 @@ def test_the_lists_render(admin_client: Client) -> None:
     admin_client.post("/admin/jobs/job/add/", _form())
     assert admin_client.get("/admin/jobs/job/").status_code == 200
     assert admin_client.get("/admin/jobs/run/").status_code == 200
+
+
+def test_the_operator_ceilings_hold_in_the_admin_too(admin_client: Client, settings) -> None:
+    settings.TRAITOR_RUN_MEMORY_MAX_MB = 512
+    response = admin_client.post("/admin/jobs/job/add/", _form(memory_mb="1024"))
+    assert response.status_code == 200
+    assert b"memoryMb: must be at most 512" in response.content
+    assert not Job.objects.exists()
