@@ -122,7 +122,8 @@ class Run(models.Model):
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.PENDING)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    late_ms = models.IntegerField(null=True, blank=True)
+    # Milliseconds; a catch-up after a month of downtime exceeds a 32-bit integer.
+    late_ms = models.BigIntegerField(null=True, blank=True)
     node = models.CharField(max_length=200, blank=True, default="")
     output = models.TextField(blank=True, default="")
     output_truncated = models.BooleanField(default=False)
