@@ -170,6 +170,9 @@ class Dispatcher:
             self.submit(ticket)
             released.append(ticket.run_id)
         if released:
+            # Let the run threads take the GIL now: otherwise this thread keeps it for up to
+            # the switch interval while it writes, and every script starts that much late.
+            time.sleep(0)
             Run.objects.filter(
                 pk__in=released, status=RunStatus.PENDING, node=self.config.node_name
             ).update(status=RunStatus.RUNNING, started_at=now)
@@ -196,9 +199,10 @@ class Dispatcher:
         runs: list[tuple[Run, Job]] = []
         tickets: list[RunTicket] = []
         with transaction.atomic():
+            decided: list[tuple[Job, FireDecision]] = []
             for job in jobs:
                 try:
-                    decision = self._decide(job, going, now)
+                    decided.append((job, self._decide(job, going, now)))
                 except Exception:
                     # A job whose schedule cannot be computed must not stop the others, nor
                     # be retried every step: it is stopped and the failure recorded.
@@ -207,10 +211,8 @@ class Dispatcher:
                     broken = self._stop_broken_job(job, now)
                     if broken is not None:
                         runs.append((broken, job))
-                    continue
-                run = self._claim(job, decision, now)
-                if run is not None:
-                    runs.append((run, job))
+            for job, decision in self._claim_all(decided, now):
+                runs.append((self._run_for(job, decision, now), job))
             if runs:
                 # INSERT OR IGNORE / ON CONFLICT DO NOTHING: a fire whose run already exists
                 # (the schedule was reset to an instant already dispatched) is not run again.
@@ -244,28 +246,56 @@ class Dispatcher:
         assert decision is not None  # the query only returned fires up to the horizon
         return decision
 
-    def _claim(self, job: Job, decision: FireDecision, now: datetime) -> Run | None:
-        """Advance the job past this fire if nobody else did; the run to record, or None."""
-        start = max(now, decision.scheduled_for)
-        values: dict[str, object] = {
-            "next_fire_at": decision.next_fire_at,
-            # Bumped so that a service that read the job before the claim retries on the
-            # new row instead of writing over it.
-            "version": F("version") + 1,
+    def _claim_all(
+        self, decided: list[tuple[Job, FireDecision]], now: datetime
+    ) -> list[tuple[Job, FireDecision]]:
+        """Advance each job past its fire if nobody else did; the fires this loop claimed.
+
+        Jobs that share a fire instant and a next instant (a thousand every-second jobs do)
+        are claimed by one conditional UPDATE: a row is only written where the stored
+        instant is still the one read, so of two loops only one moves it. Which rows this
+        loop wrote is read back (version moved, next fire the one computed here); should
+        another writer have produced the same values, the run insert settles it:
+        `one_run_per_fire` lets exactly one run per fire in.
+        """
+        groups: dict[tuple[object, ...], list[tuple[Job, FireDecision]]] = {}
+        for job, decision in decided:
+            key = (
+                decision.scheduled_for,
+                decision.next_fire_at,
+                decision.action is Action.RUN,
+                decision.finished,
+            )
+            groups.setdefault(key, []).append((job, decision))
+        for (fire, following, runs, finished), members in groups.items():
+            values: dict[str, object] = {
+                "next_fire_at": following,
+                # Bumped so that a service that read the job before the claim retries on
+                # the new row instead of writing over it.
+                "version": F("version") + 1,
+            }
+            if runs:
+                values["last_exec_time"] = max(now, fire)
+            if finished:
+                values["state"] = JobState.DONE
+            Job.objects.filter(
+                pk__in=[job.pk for job, _d in members], next_fire_at=fire, state=JobState.ENABLED
+            ).update(**values)
+        stored = {
+            pk: (version, next_fire_at)
+            for pk, version, next_fire_at in Job.objects.filter(
+                pk__in=[job.pk for job, _d in decided]
+            ).values_list("pk", "version", "next_fire_at")
         }
-        if decision.finished:
-            values["state"] = JobState.DONE
-        if decision.action is Action.RUN:
-            values["last_exec_time"] = start
-        claimed = Job.objects.filter(
-            pk=job.pk,
-            version=job.version,
-            state=JobState.ENABLED,
-            next_fire_at=decision.scheduled_for,
-        ).update(**values)
-        if claimed != 1:
-            # Another loop claimed it, or the job changed under us: the next step re-reads.
-            return None
+        claimed = []
+        for job, decision in decided:
+            version, next_fire_at = stored.get(job.pk, (0, None))
+            if version > job.version and next_fire_at == decision.next_fire_at:
+                claimed.append((job, decision))
+        return claimed
+
+    def _run_for(self, job: Job, decision: FireDecision, now: datetime) -> Run:
+        """The run row that records a claimed fire."""
         run = Run(
             job_id=job.pk,
             trigger=RunTrigger.SCHEDULE,

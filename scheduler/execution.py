@@ -1,24 +1,29 @@
 """Running a claimed run through the sandbox and recording what happened.
 
-`execute_run(run_id)` is the whole life of a run after its claim: load the job's current
-script, run it in the sandbox pool, store the result, prune old runs. It blocks for as
-long as the script runs, so the node calls it on `RunExecutor`'s threads and the
-dispatcher never waits for a script.
+A run's life after its claim: `run_ticket()` runs the script in the sandbox pool (no
+database: the ticket carries the script), `record_outcomes()` stores results and prunes old
+runs. `execute_run(run_id)` does both for one run. In a node, `RunExecutor` runs tickets on
+its threads, so the dispatcher never waits for a script, and one recorder thread writes
+the outcomes in batches, so that writing rows never delays the start of another script.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
+import time
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as wait_futures
+from collections import Counter
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connections, transaction
+from django.db.models import Case, F, Value, When
 from django.utils import timezone as dj_timezone
 
 from jobs.models import FINISHED_STATUSES, Job, Run, RunStatus
@@ -88,6 +93,25 @@ def execute_run(run_id: uuid.UUID) -> str:
 
 def execute_ticket(ticket: RunTicket) -> str:
     """Run the script, then record the result; blocks while the script runs."""
+    return record_outcomes([run_ticket(ticket)])[0]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a run ended, before it is stored."""
+
+    ticket: RunTicket
+    status: str
+    # When the script really began (the sandbox's clock); None if it never did.
+    started_at: datetime | None
+    finished_at: datetime
+    output: str
+    output_truncated: bool
+    error: str
+
+
+def run_ticket(ticket: RunTicket) -> Outcome:
+    """Run the ticket's script in the sandbox pool; never raises, never reads the database."""
     try:
         from jsruntime import RunContext, get_pool
 
@@ -105,18 +129,17 @@ def execute_ticket(ticket: RunTicket) -> str:
     except Exception as exc:
         # The sandbox itself failed (not the script): the run is recorded, the node goes on.
         logger.exception("sandbox failed", extra={"job_id": ticket.job_id, "run_id": ticket.run_id})
-        finished = dj_timezone.now()
-        return _record(
-            ticket,
+        return Outcome(
+            ticket=ticket,
             status=RunStatus.FAILED,
             started_at=None,
-            finished_at=finished,
+            finished_at=dj_timezone.now(),
             output="",
             output_truncated=False,
             error=f"the sandbox could not run the script: {exc}",
         )
-    return _record(
-        ticket,
+    return Outcome(
+        ticket=ticket,
         status=_STATUS_OF_RESULT.get(result.status, RunStatus.FAILED),
         started_at=_aware(result.started_at),
         finished_at=_aware(result.finished_at) or dj_timezone.now(),
@@ -134,42 +157,95 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-def _record(
-    ticket: RunTicket,
-    *,
-    status: str,
-    started_at: datetime | None,
-    finished_at: datetime,
-    output: str,
-    output_truncated: bool,
-    error: str,
-) -> str:
-    values: dict[str, object] = {
-        "status": status,
-        "finished_at": finished_at,
-        "output": output,
-        "output_truncated": output_truncated,
-        "error": error,
-    }
-    if started_at is not None:
-        # The sandbox's start is when the script really began; lateness is measured to it.
-        values["started_at"] = started_at
-        if ticket.scheduled_for is not None:
-            values["late_ms"] = lateness_ms(ticket.scheduled_for, started_at)
+_RECORDED_FIELDS = [
+    "status",
+    "started_at",
+    "late_ms",
+    "finished_at",
+    "output",
+    "output_truncated",
+    "error",
+]
+# Runs recorded per job since its last prune, in this process.
+_since_prune: Counter[uuid.UUID] = Counter()
+_since_prune_lock = threading.Lock()
+
+
+def record_outcomes(outcomes: list[Outcome]) -> list[str]:
+    """Store the outcomes in one transaction; each one's final status ("" if not stored).
+
+    A run is only written while it is still `pending` or `running`: one recorded lost by a
+    shutdown that gave up waiting, or deleted with its job, stays as it is.
+    """
+    statuses = [""] * len(outcomes)
     with transaction.atomic():
-        # `pending` too: a run claimed ahead may end before the loop marks it running.
-        written = Run.objects.filter(pk=ticket.run_id, status__in=_GOING).update(**values)
-        if written and started_at is not None and ticket.claimed_start is not None:
-            # lastExecTime follows the real start, unless a newer run began meanwhile.
-            Job.objects.filter(pk=ticket.job_id, last_exec_time=ticket.claimed_start).update(
-                last_exec_time=started_at
+        going = set(
+            Run.objects.filter(
+                pk__in=[o.ticket.run_id for o in outcomes], status__in=_GOING
+            ).values_list("pk", flat=True)
+        )
+        rows: list[Run] = []
+        moved: list[When] = []
+        for index, outcome in enumerate(outcomes):
+            ticket = outcome.ticket
+            if ticket.run_id not in going:
+                continue
+            started = outcome.started_at or ticket.claimed_start
+            rows.append(
+                Run(
+                    pk=ticket.run_id,
+                    status=outcome.status,
+                    # The sandbox's start is when the script really began; lateness is
+                    # measured to it.
+                    started_at=started,
+                    late_ms=(
+                        lateness_ms(ticket.scheduled_for, started)
+                        if ticket.scheduled_for is not None and started is not None
+                        else None
+                    ),
+                    finished_at=outcome.finished_at,
+                    output=outcome.output,
+                    output_truncated=outcome.output_truncated,
+                    error=outcome.error,
+                )
             )
-    if not written:
-        # Deleted with its job, or recorded as lost by a shutdown that gave up waiting.
-        return ""
-    metrics.RUNS_FINISHED.labels(status).inc()
-    prune_runs(ticket.job_id)
-    return status
+            statuses[index] = outcome.status
+            if outcome.started_at is not None and ticket.claimed_start is not None:
+                # lastExecTime follows the real start, unless a newer run began meanwhile.
+                moved.append(
+                    When(
+                        pk=ticket.job_id,
+                        last_exec_time=ticket.claimed_start,
+                        then=Value(outcome.started_at),
+                    )
+                )
+        if rows:
+            Run.objects.bulk_update(rows, _RECORDED_FIELDS, batch_size=200)
+        if moved:
+            job_ids = {o.ticket.job_id for o in outcomes}
+            Job.objects.filter(pk__in=job_ids).update(
+                last_exec_time=Case(*moved, default=F("last_exec_time"))
+            )
+    for status in statuses:
+        if status:
+            metrics.RUNS_FINISHED.labels(status).inc()
+    _prune_after(o.ticket.job_id for o, status in zip(outcomes, statuses, strict=True) if status)
+    return statuses
+
+
+def _prune_after(job_ids: Iterable[uuid.UUID]) -> None:
+    """Prune each job every few runs: a check per run per job would double the writes."""
+    keep = settings.TRAITOR_RUNS_KEPT
+    every = max(1, min(10, keep // 10))
+    due: list[uuid.UUID] = []
+    with _since_prune_lock:
+        for job_id in job_ids:
+            _since_prune[job_id] += 1
+            if _since_prune[job_id] >= every:
+                del _since_prune[job_id]
+                due.append(job_id)
+    for job_id in due:
+        prune_runs(job_id, keep)
 
 
 def prune_runs(job_id: uuid.UUID, keep: int | None = None) -> int:
@@ -197,50 +273,95 @@ def record_lost_runs(node_name: str, reason: str) -> int:
 
 
 class RunExecutor:
-    """Threads that carry runs through the sandbox, so the dispatcher never blocks."""
+    """Threads that carry runs through the sandbox, and one thread that records them."""
+
+    # How long the recorder lets outcomes gather before writing them together.
+    GATHER_SECONDS = 0.02
+    MAX_BATCH = 500
 
     def __init__(self, threads: int) -> None:
         self._threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="traitor-run")
-        self._lock = threading.Lock()
-        self._in_flight: dict[uuid.UUID, Future[str]] = {}
+        self._changed = threading.Condition()
+        self._in_flight: dict[uuid.UUID, RunTicket] = {}
         self._closed = False
+        self._outcomes: queue.SimpleQueue[Outcome | None] = queue.SimpleQueue()
+        self._recorder = threading.Thread(
+            target=self._record_loop, name="traitor-recorder", daemon=True
+        )
+        self._recorder.start()
 
     def submit(self, ticket: RunTicket) -> None:
-        with self._lock:
+        with self._changed:
             if self._closed:
-                # Claimed while stopping: left `running`, the lost-run sweep records it.
+                # Claimed while stopping: left as it is, the lost-run sweep records it.
                 return
-            metrics.RUNS_IN_FLIGHT.inc()
-            future = self._threads.submit(self._execute, ticket)
-            self._in_flight[ticket.run_id] = future
+            self._in_flight[ticket.run_id] = ticket
+        metrics.RUNS_IN_FLIGHT.inc()
+        self._threads.submit(self._execute, ticket)
 
-    def _execute(self, ticket: RunTicket) -> str:
+    def _execute(self, ticket: RunTicket) -> None:
+        self._outcomes.put(run_ticket(ticket))
+
+    def _record_loop(self) -> None:
         try:
-            return execute_ticket(ticket)
-        except Exception:
-            logger.exception("recording a run failed", extra={"run_id": ticket.run_id})
-            return ""
+            while True:
+                first = self._outcomes.get()
+                if first is None:
+                    return
+                batch, stop = self._gather(first)
+                self._record(batch)
+                if stop:
+                    return
         finally:
-            # After the run, not before: the script must not wait for a reconnection.
-            close_old_connections()
-            metrics.RUNS_IN_FLIGHT.dec()
-            with self._lock:
-                self._in_flight.pop(ticket.run_id, None)
+            connections.close_all()
+
+    def _gather(self, first: Outcome) -> tuple[list[Outcome], bool]:
+        # Scripts that start in this moment matter more than rows: writing waits a little
+        # and then stores everything that ended meanwhile in one transaction.
+        batch = [first]
+        deadline = time.monotonic() + self.GATHER_SECONDS
+        while len(batch) < self.MAX_BATCH:
+            try:
+                item = self._outcomes.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if item is None:
+                return batch, True
+            batch.append(item)
+        return batch, False
+
+    def _record(self, batch: list[Outcome]) -> None:
+        for attempt in range(3):
+            try:
+                close_old_connections()
+                record_outcomes(batch)
+                break
+            except Exception:
+                logger.exception("recording %d runs failed (attempt %d)", len(batch), attempt + 1)
+                time.sleep(0.2 * (attempt + 1))
+        # Recorded or given up on: either way no longer in flight (a run left `running`
+        # is recorded lost when this node starts again).
+        with self._changed:
+            for outcome in batch:
+                self._in_flight.pop(outcome.ticket.run_id, None)
+            self._changed.notify_all()
+        metrics.RUNS_IN_FLIGHT.dec(len(batch))
 
     @property
     def in_flight(self) -> int:
-        with self._lock:
+        with self._changed:
             return len(self._in_flight)
 
     def stop(self, timeout: float) -> list[uuid.UUID]:
         """Let the runs in flight finish within `timeout`; the ids of those that did not."""
-        with self._lock:
+        deadline = time.monotonic() + timeout
+        with self._changed:
             self._closed = True
-            futures = list(self._in_flight.values())
-        if futures:
-            wait_futures(futures, timeout=timeout)
-        with self._lock:
+            while self._in_flight and time.monotonic() < deadline:
+                self._changed.wait(timeout=max(0.0, deadline - time.monotonic()))
             unfinished = list(self._in_flight)
+        self._outcomes.put(None)
+        self._recorder.join(timeout=10.0)
         # Runs not started yet are dropped; the caller records every unfinished one as lost.
         self._threads.shutdown(wait=False, cancel_futures=True)
         return unfinished
