@@ -11,11 +11,18 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone as dj_timezone
 
 from jobs.models import Job, Run, RunStatus, RunTrigger
 from scheduler import wakeup
+
+
+def _jobs_here() -> QuerySet[Job]:
+    """This node's cluster's jobs: several clusters may share one database."""
+    return Job.objects.filter(cluster=settings.TRAITOR_CLUSTER)
 
 
 class RunNotFound(LookupError):
@@ -52,7 +59,7 @@ def trigger_run(job_id: uuid.UUID, *, now: datetime | None = None) -> Run:
     """Queue a run of the job now, whatever its state; the dispatcher starts it at once."""
     now = now if now is not None else dj_timezone.now()
     with transaction.atomic():
-        if not Job.objects.filter(pk=job_id).exists():
+        if not _jobs_here().filter(pk=job_id).exists():
             raise RunNotFound(f"id: no job has the id {job_id}")
         run = Run.objects.create(
             job_id=job_id,
@@ -81,7 +88,7 @@ _LIST_FIELDS = (
 
 def list_runs(job_id: uuid.UUID, *, page: int, size: int) -> tuple[list[dict[str, Any]], int]:
     """One page of the job's runs, newest first, and how many it has in all."""
-    if not Job.objects.filter(pk=job_id).exists():
+    if not _jobs_here().filter(pk=job_id).exists():
         raise RunNotFound(f"id: no job has the id {job_id}")
     runs = Run.objects.filter(job_id=job_id).order_by("-created_at")
     total = runs.count()
@@ -92,6 +99,6 @@ def list_runs(job_id: uuid.UUID, *, page: int, size: int) -> tuple[list[dict[str
 
 def get_run(run_id: uuid.UUID) -> Run:
     try:
-        return Run.objects.get(pk=run_id)
+        return Run.objects.get(pk=run_id, job__cluster=settings.TRAITOR_CLUSTER)
     except Run.DoesNotExist:
         raise RunNotFound(f"id: no run has the id {run_id}") from None

@@ -151,3 +151,12 @@ def test_deleting_a_job_deletes_its_runs(api: Api) -> None:
     api.call("DELETE", f"/api/job?id={job_id}")
     assert not Job.objects.filter(pk=job_id).exists()
     assert api.call("GET", f"/api/run?id={run.id}")[0] == 404
+
+
+def test_a_job_of_another_cluster_on_the_same_database_is_not_found(api: Api) -> None:
+    job_id = api.create({"name": "n", "cron": "* * * * *"})
+    run = add_run(job_id, 0)
+    Job.objects.filter(pk=job_id).update(cluster="elsewhere")
+    assert api.call("GET", f"/api/runs?id={job_id}")[0] == 404
+    assert api.call("GET", f"/api/run?id={run.id}")[0] == 404
+    assert api.call("POST", f"/api/trigger?id={job_id}")[0] == 404
