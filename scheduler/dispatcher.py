@@ -20,12 +20,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 
 from django.db import close_old_connections, transaction
-from django.db.models import F, Max, Min
+from django.db.models import F, Min
 from django.utils import timezone as dj_timezone
 
 from jobs.models import ExecType, Job, JobState, Run, RunStatus, RunTrigger
@@ -82,6 +82,16 @@ class DispatchSettings:
     lookahead: timedelta = timedelta(0)
 
 
+@dataclass(frozen=True)
+class _Planned:
+    """A fire claimed ahead of its instant: its run row exists (`pending`, this node), the
+    job is advanced past it only when it starts."""
+
+    ticket: RunTicket
+    job_version: int
+    decision: FireDecision
+
+
 class Dispatcher:
     def __init__(self, config: DispatchSettings, submit: Submit) -> None:
         self.config = config
@@ -90,7 +100,8 @@ class Dispatcher:
         self.heartbeat: float | None = None
         self._last_now: datetime | None = None
         # Fires claimed ahead of their instant (lookahead), released when it comes.
-        self._planned: list[tuple[datetime, int, RunTicket]] = []
+        self._planned: list[tuple[datetime, int, _Planned]] = []
+        self._planned_jobs: dict[uuid.UUID, datetime] = {}
         self._sequence = itertools.count()
 
     # --- One step ------------------------------------------------------------------------
@@ -98,8 +109,10 @@ class Dispatcher:
     def dispatch_once(self, now: datetime | None = None) -> float:
         """Dispatch everything due at `now` (default: the clock); return seconds to sleep.
 
-        Fires due within the lookahead are claimed now and released at their instant, so
-        that the database work is done before it and the script starts on time.
+        A fire due within the lookahead is claimed ahead by inserting its run (`pending`,
+        owned by this node: the unique constraint lets one loop in) and started at its
+        instant from what the claim read; the job itself moves past the fire only then, so
+        `nextExecTime` stays right until the fire has started.
         """
         fixed_clock = now is not None
         now = now if now is not None else dj_timezone.now()
@@ -114,72 +127,176 @@ class Dispatcher:
             self.submit(ticket)
 
         horizon = now + self.config.lookahead
-        due = list(
-            Job.objects.filter(
+        due = [
+            job
+            for job in Job.objects.filter(
                 cluster=self.config.cluster, state=JobState.ENABLED, next_fire_at__lte=horizon
             )
             .order_by("next_fire_at")
             .only(*_DUE_FIELDS, *TICKET_FIELDS)[: self.config.batch]
-        )
-        deferred: dict[uuid.UUID, datetime] = {}
+            if self._planned_jobs.get(job.id) != job.next_fire_at
+        ]
+        # Jobs whose fire in the lookahead must wait for its instant: whether it overlaps is
+        # decided then, or another loop claimed it ahead.
+        waiting: dict[uuid.UUID, datetime] = {}
         if due:
             going = self._jobs_with_runs_going(due)
-            ready = []
+            immediate = [job for job in due if job.next_fire_at <= now]
+            ahead = []
             for job in due:
-                if job.next_fire_at > now and job.id in going:
-                    # Whether this fire overlaps is decided at its instant, not ahead of it:
-                    # the run going on now may well have ended by then.
-                    deferred[job.id] = job.next_fire_at
+                if job.next_fire_at <= now:
+                    continue
+                if job.id in going:
+                    waiting[job.id] = job.next_fire_at
                 else:
-                    ready.append(job)
-            for chunk in _chunks(ready, self.config.chunk):
+                    ahead.append(job)
+            for number, chunk in enumerate(_chunks(immediate, self.config.chunk)):
+                if number and not fixed_clock:
+                    # A long step must not hold back the fires claimed ahead of now.
+                    self._release_planned(dj_timezone.now())
                 for ticket in self._dispatch_chunk(chunk, going, now):
-                    if ticket.scheduled_for > now:
-                        heapq.heappush(
-                            self._planned, (ticket.scheduled_for, next(self._sequence), ticket)
-                        )
-                    else:
-                        self.submit(ticket)
+                    self.submit(ticket)
+            for chunk in _chunks(ahead, self.config.chunk):
+                waiting.update(self._claim_ahead(chunk, now))
 
         self.heartbeat = time.monotonic()
         if len(due) >= self.config.batch:
             return 0.0
         current = now if fixed_clock else dj_timezone.now()
-        targets = list(deferred.values())
+        targets = list(waiting.values())
         if self._planned:
             targets.append(self._planned[0][0])
-        # Deferred jobs wait for their instant; any other fire is claimed a lookahead before
-        # its instant (at once if a claim of this step moved it inside the lookahead).
+        # Any other fire is claimed a lookahead before its instant (at once if a claim of
+        # this step moved it inside the lookahead).
         earliest = (
             Job.objects.filter(
                 cluster=self.config.cluster, state=JobState.ENABLED, next_fire_at__isnull=False
             )
-            .exclude(pk__in=list(deferred))
+            .exclude(pk__in=[*waiting, *self._planned_jobs])
             .aggregate(earliest=Min("next_fire_at"))["earliest"]
         )
         if earliest is not None:
             targets.append(earliest - self.config.lookahead)
         return sleep_seconds(min(targets, default=None), current, self.config.max_sleep)
 
+    def _claim_ahead(self, jobs: list[Job], now: datetime) -> dict[uuid.UUID, datetime]:
+        """Insert the runs of fires not yet due; the jobs whose fire another loop took."""
+        decided: list[tuple[Job, FireDecision, Run]] = []
+        taken_elsewhere: dict[uuid.UUID, datetime] = {}
+        with transaction.atomic():
+            for job in jobs:
+                try:
+                    decision = self._decide(job, set(), now)
+                except Exception:
+                    logger.exception("cannot schedule job; stopping it", extra={"job_id": job.id})
+                    metrics.DISPATCH_ERRORS.inc()
+                    broken = self._stop_broken_job(job, now)
+                    if broken is not None:
+                        broken.save(force_insert=True)
+                    continue
+                run = Run(
+                    job_id=job.pk,
+                    trigger=RunTrigger.SCHEDULE,
+                    scheduled_for=decision.scheduled_for,
+                    status=RunStatus.PENDING,
+                    late_ms=0,
+                    node=self.config.node_name,
+                )
+                decided.append((job, decision, run))
+            if not decided:
+                return taken_elsewhere
+            Run.objects.bulk_create([run for _j, _d, run in decided], ignore_conflicts=True)
+            mine = set(
+                Run.objects.filter(pk__in=[run.pk for _j, _d, run in decided]).values_list(
+                    "pk", flat=True
+                )
+            )
+        for job, decision, run in decided:
+            if run.pk not in mine:
+                taken_elsewhere[job.id] = decision.scheduled_for
+                continue
+            ticket = RunTicket.for_job(job, run, claimed_start=decision.scheduled_for)
+            planned = _Planned(ticket=ticket, job_version=job.version, decision=decision)
+            heapq.heappush(self._planned, (decision.scheduled_for, next(self._sequence), planned))
+            self._planned_jobs[job.id] = decision.scheduled_for
+            _count_fire(run)
+        return taken_elsewhere
+
     def _release_planned(self, now: datetime) -> None:
-        released: list[uuid.UUID] = []
+        """Start the fires claimed ahead whose instant has come, then move their jobs on."""
+        batch: list[_Planned] = []
         while self._planned and self._planned[0][0] <= now:
-            _instant, _seq, ticket = heapq.heappop(self._planned)
-            # The script starts first; marking the row follows (the run's own record accepts
-            # a run that is still `pending`, in case the script ends before the mark).
+            batch.append(heapq.heappop(self._planned)[2])
+        if not batch:
+            return
+        for planned in batch:
+            self._planned_jobs.pop(planned.ticket.job_id, None)
+        stored = {
+            pk: (state, next_fire_at, version)
+            for pk, state, next_fire_at, version in Job.objects.filter(
+                pk__in=[p.ticket.job_id for p in batch]
+            ).values_list("pk", "state", "next_fire_at", "version")
+        }
+        started: list[_Planned] = []
+        cancelled: list[uuid.UUID] = []
+        for planned in batch:
+            ticket, fire = planned.ticket, planned.ticket.scheduled_for
+            row = stored.get(ticket.job_id)
+            if row is None:
+                continue  # deleted, and its run with it
+            state, next_fire_at, version = row
+            still_due = state == JobState.ENABLED and next_fire_at == fire
+            moved_on_by_another_loop = next_fire_at == planned.decision.next_fire_at and (
+                version > planned.job_version
+            )
+            if not (still_due or moved_on_by_another_loop):
+                # Disabled or rescheduled since the claim: the new schedule stands.
+                cancelled.append(ticket.run_id)
+                continue
+            if version != planned.job_version:
+                # Changed in the last moment (say, its script): run what it is now.
+                job = Job.objects.only(*TICKET_FIELDS).get(pk=ticket.job_id)
+                ticket = RunTicket.for_job(job, _run_stub(ticket), claimed_start=fire)
+                planned = _Planned(ticket, version, planned.decision)
+            # The script starts first; the rows follow (the run's record accepts a run that
+            # is still `pending`, in case the script ends before the rows are written).
+            ticket = replace(ticket, claimed_start=now)
             self.submit(ticket)
-            released.append(ticket.run_id)
-        if released:
-            # Let the run threads take the GIL now: otherwise this thread keeps it for up to
-            # the switch interval while it writes, and every script starts that much late.
-            time.sleep(0)
+            started.append(planned)
+        # Let the run threads take the GIL now: otherwise this thread keeps it for up to the
+        # switch interval while it writes, and every script starts that much late.
+        time.sleep(0)
+        with transaction.atomic():
+            self._advance(started, now)
             Run.objects.filter(
-                pk__in=released, status=RunStatus.PENDING, node=self.config.node_name
+                pk__in=[p.ticket.run_id for p in started], status=RunStatus.PENDING
             ).update(status=RunStatus.RUNNING, started_at=now)
+            if cancelled:
+                Run.objects.filter(pk__in=cancelled, status=RunStatus.PENDING).delete()
+
+    def _advance(self, started: list[_Planned], now: datetime) -> None:
+        """Move jobs past fires that started; one conditional UPDATE per shared instant."""
+        groups: dict[tuple[object, ...], list[uuid.UUID]] = {}
+        for planned in started:
+            decision = planned.decision
+            key = (decision.scheduled_for, decision.next_fire_at, decision.finished)
+            groups.setdefault(key, []).append(planned.ticket.job_id)
+        for (fire, following, finished), job_ids in groups.items():
+            values: dict[str, object] = {
+                "next_fire_at": following,
+                "last_exec_time": now,
+                "version": F("version") + 1,
+            }
+            if finished:
+                values["state"] = JobState.DONE
+            Job.objects.filter(pk__in=job_ids, next_fire_at=fire, state=JobState.ENABLED).update(
+                **values
+            )
 
     def release_unstarted(self) -> int:
         """Give back the fires claimed ahead but not started (on a clean stop)."""
         self._planned.clear()
+        self._planned_jobs.clear()
         return unclaim_planned(self.config.node_name)
 
     def _jobs_with_runs_going(self, due: list[Job]) -> set[uuid.UUID]:
@@ -428,10 +545,11 @@ def unclaim_planned(node_name: str) -> int:
     """Undo the claims `node_name` made ahead of fires it never started; returns how many.
 
     A node that stops (cleanly, or killed) between claiming a fire ahead and its instant
-    leaves a `pending` run and a job already moved past that fire. The run is removed and
-    the job's next fire set back to it, as if it had never been claimed: the restart (or
-    another node) then dispatches it, late if its instant has passed, and a timing job's
-    missed window still gets one catch-up run, not two.
+    leaves a `pending` run while its job still points at that fire. Removing the run makes
+    the fire an ordinary one again: the restart (or another node) dispatches it, late if its
+    instant has passed, and a timing job's missed window still gets one catch-up run. If
+    another loop has moved the job past the fire meanwhile (it found the run and left it
+    alone), the run is handed to any node instead, so the fire still runs once.
     """
     undone = 0
     planned = Run.objects.filter(
@@ -439,37 +557,24 @@ def unclaim_planned(node_name: str) -> int:
     ).select_related("job")
     for run in planned:
         job = run.job
-        with transaction.atomic():
-            fire = run.scheduled_for
-            moved_past = Job.objects.filter(pk=job.pk, version=job.version)
-            if job.state == JobState.DONE and job.next_fire_at is None:
-                # The claim ended the job (a delay job, a cron's last fire): revive it.
-                restored = moved_past.filter(state=JobState.DONE).update(
-                    state=JobState.ENABLED, next_fire_at=fire, version=F("version") + 1
-                )
-            else:
-                restored = moved_past.filter(state=JobState.ENABLED, next_fire_at__gt=fire).update(
-                    next_fire_at=fire, version=F("version") + 1
-                )
-            if not restored:
-                # The job was changed or stopped since: its new schedule stands.
-                Run.objects.filter(pk=run.pk, status=RunStatus.PENDING).update(
-                    status=RunStatus.LOST,
-                    finished_at=dj_timezone.now(),
-                    error=(
-                        f"lost: the node {node_name} stopped before this fire's instant, and "
-                        "the job changed meanwhile"
-                    ),
-                )
-                continue
-            run.delete()
-            # The claim had set lastExecTime to the planned start; back to the real latest.
-            latest = Run.objects.filter(job_id=job.pk, started_at__isnull=False).aggregate(
-                latest=Max("started_at")
-            )["latest"]
-            Job.objects.filter(pk=job.pk).update(last_exec_time=latest)
-            undone += 1
+        moved_past = (job.state == JobState.ENABLED and job.next_fire_at != run.scheduled_for) or (
+            job.state == JobState.DONE
+        )
+        if moved_past:
+            Run.objects.filter(pk=run.pk, status=RunStatus.PENDING).update(node="")
+        else:
+            # Still pointing at the fire, or stopped (a stopped job's fire must not run).
+            undone += Run.objects.filter(pk=run.pk, status=RunStatus.PENDING).delete()[0]
     return undone
+
+
+def _run_stub(ticket: RunTicket) -> Run:
+    return Run(
+        pk=ticket.run_id,
+        job_id=ticket.job_id,
+        scheduled_for=ticket.scheduled_for,
+        trigger=ticket.trigger,
+    )
 
 
 def _count_fire(run: Run) -> None:

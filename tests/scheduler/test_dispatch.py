@@ -253,18 +253,49 @@ def test_a_fire_within_the_lookahead_is_claimed_ahead_and_started_at_its_instant
     job = store_job(cron="* * * * * *", next_fire_at=at("2020-05-01T10:00:01+00:00"))
     assert step_at(loop, "2020-05-01T10:00:00.700+00:00") == pytest.approx(0.05)
     assert step_at(loop, "2020-05-01T10:00:00.800+00:00") == pytest.approx(0.2)
-    # Claimed and owned by this node, not started yet.
+    # Claimed by this node, not started yet; the job still shows the fire as its next.
     run = Run.objects.get(job=job)
     assert (run.status, run.node, run.started_at) == (RunStatus.PENDING, "node-a", None)
     assert loop.started == []
     job.refresh_from_db()
-    assert job.next_fire_at == at("2020-05-01T10:00:02+00:00")
+    assert (job.next_fire_at, job.last_exec_time) == (at("2020-05-01T10:00:01+00:00"), None)
+    # A second step inside the window claims nothing more.
+    assert step_at(loop, "2020-05-01T10:00:00.900+00:00", keep_running=True) == pytest.approx(0.1)
+    assert Run.objects.filter(job=job).count() == 1
 
     step_at(loop, "2020-05-01T10:00:01.001+00:00", keep_running=True)
     run.refresh_from_db()
     assert loop.started == [run.id]
     assert (run.status, run.started_at) == (RunStatus.RUNNING, at("2020-05-01T10:00:01.001+00:00"))
     assert run.late_ms == 0
+    job.refresh_from_db()
+    assert job.next_fire_at == at("2020-05-01T10:00:02+00:00")
+    assert job.last_exec_time == at("2020-05-01T10:00:01.001+00:00")
+
+
+def test_a_job_disabled_after_its_fire_was_claimed_ahead_does_not_run() -> None:
+    loop = Loop(lookahead=timedelta(milliseconds=250))
+    job = store_job(cron="* * * * * *", next_fire_at=at("2020-05-01T10:00:01+00:00"))
+    step_at(loop, "2020-05-01T10:00:00.800+00:00")
+    Job.objects.filter(pk=job.pk).update(state=JobState.STOPPED, next_fire_at=None, version=5)
+    step_at(loop, "2020-05-01T10:00:01+00:00")
+    assert loop.started == []
+    assert Run.objects.filter(job=job).count() == 0
+
+
+def test_a_script_changed_after_the_claim_ahead_runs_as_changed() -> None:
+    started = []
+    from scheduler.dispatcher import Dispatcher, DispatchSettings
+
+    dispatcher = Dispatcher(
+        DispatchSettings(node_name="n", cluster="default", lookahead=timedelta(seconds=0.25)),
+        submit=started.append,
+    )
+    job = store_job(cron="* * * * * *", next_fire_at=at("2020-05-01T10:00:01+00:00"))
+    dispatcher.dispatch_once(at("2020-05-01T10:00:00.800+00:00"))
+    Job.objects.filter(pk=job.pk).update(script="console.log('new')", version=7)
+    dispatcher.dispatch_once(at("2020-05-01T10:00:01+00:00"))
+    assert [t.script for t in started] == ["console.log('new')"]
 
 
 def test_a_fire_that_may_overlap_is_decided_at_its_instant_not_ahead() -> None:
@@ -306,8 +337,7 @@ def test_a_delay_job_claimed_ahead_by_a_killed_node_still_fires_once() -> None:
     exec_at = at("2020-05-01T10:00:01+00:00")
     job = store_job(exec_at=exec_at, next_fire_at=exec_at)
     step_at(first, "2020-05-01T10:00:00.900+00:00")
-    job.refresh_from_db()
-    assert job.state == JobState.DONE
+    assert fires(job) == [("2020-05-01T10:00:01+00:00", "pending")]
     # Killed before the instant: the restart undoes the claim, then dispatches it late.
     assert unclaim_planned("node-a") == 1
     restarted = Loop(node="node-a")
@@ -317,15 +347,23 @@ def test_a_delay_job_claimed_ahead_by_a_killed_node_still_fires_once() -> None:
     assert (job.state, job.next_fire_at) == (JobState.DONE, None)
 
 
-def test_a_fire_claimed_ahead_of_a_job_changed_since_is_recorded_lost() -> None:
+def test_a_fire_claimed_ahead_by_a_dead_node_runs_once_if_another_loop_moved_past_it() -> None:
     from scheduler.dispatcher import unclaim_planned
 
     first = Loop(node="node-a", lookahead=timedelta(milliseconds=250))
     job = store_job(cron="* * * * * *", next_fire_at=at("2020-05-01T10:00:01+00:00"))
     step_at(first, "2020-05-01T10:00:00.900+00:00")
-    Job.objects.filter(pk=job.pk).update(state=JobState.STOPPED, next_fire_at=None, version=99)
+    # node-a dies; node-b reaches the fire, finds node-a's run and leaves it alone.
+    other = Loop(node="node-b")
+    step_at(other, "2020-05-01T10:00:01.010+00:00", keep_running=True)
+    assert other.started == []
+    job.refresh_from_db()
+    assert job.next_fire_at == at("2020-05-01T10:00:02+00:00")
+    # node-a's restart hands the fire to any node: it runs once, late.
     assert unclaim_planned("node-a") == 0
-    assert fires(job) == [("2020-05-01T10:00:01+00:00", "lost")]
+    step_at(other, "2020-05-01T10:00:01.500+00:00", keep_running=True)
+    assert fires(job) == [("2020-05-01T10:00:01+00:00", "running")]
+    assert len(other.started) == 1
 
 
 def test_a_late_fire_whose_next_falls_inside_the_lookahead_is_claimed_at_once() -> None:
