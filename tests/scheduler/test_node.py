@@ -58,3 +58,48 @@ def test_stop_records_a_run_that_outlives_the_grace_as_lost() -> None:
     stopped = Run.objects.get(pk=run.id)
     assert stopped.status == RunStatus.LOST
     assert "stopped before the run finished" in stopped.error
+
+
+def test_web_writes_and_the_loop_share_sqlite_without_database_is_locked(settings, caplog) -> None:
+    import json
+    import threading
+
+    settings.TRAITOR_AUTH = False
+    jobs = [store_job(cron="* * * * * *", next_fire_at=None, allow_overlap=True) for _ in range(10)]
+    from jobs import services
+
+    for job in jobs:
+        services.set_enabled(job.id, True)
+    services_ = node.start_node_services("node-w")
+    answers: list[int] = []
+
+    def write(job_id) -> None:
+        client = Client()
+        try:
+            deadline = time.monotonic() + 2.5
+            while time.monotonic() < deadline:
+                answers.append(
+                    client.put(
+                        f"/api/job?id={job_id}",
+                        json.dumps({"description": str(time.monotonic())}),
+                        content_type="application/json",
+                    ).status_code
+                )
+                answers.append(client.post(f"/api/trigger?id={job_id}").status_code)
+        finally:
+            from django.db import connections
+
+            connections.close_all()
+
+    writers = [threading.Thread(target=write, args=(job.id,)) for job in jobs[:3]]
+    try:
+        for writer in writers:
+            writer.start()
+        for writer in writers:
+            writer.join(timeout=30)
+        wait_until(lambda: Run.objects.filter(status=RunStatus.SUCCEEDED).count() >= 20, 20)
+    finally:
+        services_.stop(timeout=10)
+    assert answers and set(answers) == {200}
+    assert "locked" not in caplog.text
+    assert not Run.objects.filter(status=RunStatus.FAILED).exists()
