@@ -585,8 +585,6 @@ def _count_fire(run: Run) -> None:
     else:
         outcome = "run"
     metrics.FIRES.labels(outcome).inc()
-    if outcome == "run" and run.late_ms is not None:
-        metrics.FIRE_LATENESS.observe(run.late_ms / 1000)
 
 
 def _chunks(items: list[Job], size: int) -> Iterable[list[Job]]:

@@ -229,6 +229,12 @@ def record_outcomes(outcomes: list[Outcome]) -> list[str]:
     for status in statuses:
         if status:
             metrics.RUNS_FINISHED.labels(status).inc()
+    for outcome, status in zip(outcomes, statuses, strict=True):
+        ticket = outcome.ticket
+        if status and ticket.trigger == "schedule" and outcome.started_at and ticket.scheduled_for:
+            metrics.FIRE_LATENESS.observe(
+                max(0.0, (outcome.started_at - ticket.scheduled_for).total_seconds())
+            )
     _prune_after(o.ticket.job_id for o, status in zip(outcomes, statuses, strict=True) if status)
     return statuses
 

@@ -23,7 +23,7 @@ FIRES = Counter(
 )
 FIRE_LATENESS = Histogram(
     "traitor_fire_lateness_seconds",
-    "Time from a fire's instant to the moment this node dispatched it.",
+    "Time from a fire's instant to the start of its script (schedule runs of this node).",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 60.0, 3600.0),
     registry=REGISTRY,
 )

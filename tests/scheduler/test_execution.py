@@ -104,3 +104,17 @@ def test_after_each_run_the_job_keeps_only_the_newest_runs(settings) -> None:
         execute_run(run.id)
     kept = list(Run.objects.filter(job=job).order_by("scheduled_for").values_list("pk", flat=True))
     assert kept == [r.pk for r in runs[2:]]
+
+
+def test_a_recorded_schedule_run_counts_in_the_metrics() -> None:
+    from scheduler.metrics import REGISTRY
+
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    before_lateness = sample("traitor_fire_lateness_seconds_count")
+    before_finished = sample("traitor_runs_finished_total", status="succeeded")
+    job = store_job(cron="* * * * *", next_fire_at=None)
+    execute_run(claimed_run(job).id)
+    assert sample("traitor_fire_lateness_seconds_count") == before_lateness + 1
+    assert sample("traitor_runs_finished_total", status="succeeded") == before_finished + 1
