@@ -142,7 +142,9 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: its WWW-Authenticate header turns "no credentials" into a 401.
         "rest_framework.authentication.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        # DRF's session login, with the CSRF check run on Django's request so JSON writes
+        # from a browser logged in at /admin/ work (see jobs.authentication).
+        "jobs.authentication.SessionAuthentication",
     ],
     # Logged in, or anyone when TRAITOR_AUTH=off (read per request, see jobs.permissions).
     "DEFAULT_PERMISSION_CLASSES": ["jobs.permissions.ApiAccess"],
@@ -182,7 +184,9 @@ TRAITOR_RUN_TIMEOUT_MAX_SECONDS = env_float("TRAITOR_RUN_TIMEOUT_MAX_SECONDS", 6
 TRAITOR_RUN_MEMORY_MB = env_int("TRAITOR_RUN_MEMORY_MB", 256, minimum=16)
 TRAITOR_RUN_MEMORY_MAX_MB = env_int("TRAITOR_RUN_MEMORY_MAX_MB", 2048, minimum=16)
 TRAITOR_RUN_OUTPUT_BYTES = env_int("TRAITOR_RUN_OUTPUT_BYTES", 1024 * 1024, minimum=1024)
-TRAITOR_RUN_OUTPUT_MAX_BYTES = env_int("TRAITOR_RUN_OUTPUT_MAX_BYTES", 16 * 1024 * 1024, minimum=1024)
+TRAITOR_RUN_OUTPUT_MAX_BYTES = env_int(
+    "TRAITOR_RUN_OUTPUT_MAX_BYTES", 16 * 1024 * 1024, minimum=1024
+)
 TRAITOR_HTTP_RESPONSE_BYTES = env_int("TRAITOR_HTTP_RESPONSE_BYTES", 5 * 1024 * 1024, minimum=1024)
 TRAITOR_HTTP_RESPONSE_MAX_BYTES = env_int(
     "TRAITOR_HTTP_RESPONSE_MAX_BYTES", 64 * 1024 * 1024, minimum=1024
