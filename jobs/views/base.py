@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import uuid
 from typing import Any
 
@@ -43,7 +44,9 @@ def json_body(request: Request) -> dict[str, Any]:
     try:
         raw = request.body
     except RequestDataTooBig:
-        raise ApiError(_too_large(declared, limit), 413) from None
+        # Without a Content-Length (a chunked body) Django stops reading past the limit:
+        # the real size is not known.
+        raise ApiError(_too_large(declared or None, limit), 413) from None
     except RawPostDataException:
         # A form body the CSRF check already read as a form: certainly not JSON.
         raw = b"form"
@@ -65,11 +68,18 @@ def json_body(request: Request) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise ApiError("the body is not UTF-8 text; send JSON encoded as UTF-8") from None
     try:
-        data = json.loads(text, parse_constant=_refuse_constant)
+        data = json.loads(
+            text,
+            parse_constant=_refuse_constant,
+            parse_int=_parse_int,
+            object_pairs_hook=_object,
+        )
     except json.JSONDecodeError as exc:
         raise ApiError(_json_error(text, exc)) from None
     except RecursionError:
         raise ApiError("the body's JSON is nested too deeply") from None
+    if isinstance(data, _LongNumber):
+        raise ApiError(f"the body is {data.describe()}; send a JSON object")
     if not isinstance(data, dict):
         kind = _JSON_KINDS.get(type(data), "value")
         raise ApiError(f"the body must be a JSON object ({{...}}), not {kind}")
@@ -79,13 +89,64 @@ def json_body(request: Request) -> dict[str, Any]:
 _JSON_KINDS = {list: "a list ([...])", str: "a string", int: "a number", float: "a number",
                bool: "a boolean", type(None): "null"}  # fmt: skip
 
+# Python refuses to turn longer digit strings into an int (ValueError, CVE-2020-10735).
+_MAX_DIGITS = sys.get_int_max_str_digits() or 4300
+
+
+class _LongNumber:
+    """A JSON integer too long to read; the object holding it names the key (see `_object`)."""
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+    def describe(self) -> str:
+        return (
+            f"a number with {self.digits} digits, too long to read (at most {_MAX_DIGITS} digits)"
+        )
+
+
+def _parse_int(text: str) -> int | _LongNumber:
+    digits = len(text.lstrip("-"))
+    if digits > _MAX_DIGITS:
+        return _LongNumber(digits)
+    return int(text)
+
+
+def _has_long_number(value: Any) -> _LongNumber | None:
+    # Objects inside were checked by their own hook: only lists remain to look into.
+    if isinstance(value, _LongNumber):
+        return value
+    if isinstance(value, list):
+        for item in value:
+            found = _has_long_number(item)
+            if found is not None:
+                return found
+    return None
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object: a key given twice, or a number too long to read, is an ApiError."""
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise ApiError(
+                f"{key}: the body gives the key {key!r} twice in one object; give each field once"
+            )
+        long_number = _has_long_number(value)
+        if long_number is not None:
+            raise ApiError(f"{key}: {long_number.describe()}")
+        data[key] = value
+    return data
+
 
 def _refuse_constant(name: str) -> Any:
     # Python's json reads NaN and Infinity, which JSON itself does not have.
     raise ApiError(f"the body is not valid JSON: {name} is not a JSON value; send a number")
 
 
-def _too_large(size: int, limit: int) -> str:
+def _too_large(size: int | None, limit: int) -> str:
+    if size is None:
+        return f"the request body is over the limit of {limit} bytes (TRAITOR_MAX_BODY_BYTES)"
     return f"the request body is {size} bytes; the limit is {limit} bytes (TRAITOR_MAX_BODY_BYTES)"
 
 
