@@ -24,6 +24,9 @@ from scheduler.execution import RunExecutor, record_lost_runs
 
 logger = logging.getLogger(__name__)
 
+# Python's thread switch interval while a node runs (Python's default is 5 ms).
+THREAD_SWITCH_SECONDS = 0.0005
+
 _current: NodeServices | None = None
 _current_lock = threading.Lock()
 
@@ -123,10 +126,9 @@ def start_node_services(node_name: str) -> NodeServices:
     if lost:
         logger.warning("%d runs left running by a previous process are now lost", lost)
     previous_switch = sys.getswitchinterval()
-    if settings.TRAITOR_THREAD_SWITCH_MS > 0:
-        # Run threads wake on a worker's answer and then wait for the interpreter; with
-        # Python's 5 ms default a burst of a hundred fires started up to ~50 ms later (bench).
-        sys.setswitchinterval(settings.TRAITOR_THREAD_SWITCH_MS / 1000)
+    # Run threads wake on a worker's answer and then wait for the interpreter; with Python's
+    # 5 ms default switch interval a burst of a hundred fires started ~50 ms later (bench).
+    sys.setswitchinterval(min(previous_switch, THREAD_SWITCH_SECONDS))
     threading.Thread(target=_warm_sandbox_pool, name="traitor-pool-start", daemon=True).start()
     executor = RunExecutor(threads=settings.TRAITOR_RUN_THREADS)
     dispatcher = Dispatcher(dispatch_settings(node_name), submit=executor.submit)

@@ -173,9 +173,6 @@ TRAITOR_DISPATCH_MAX_SLEEP_SECONDS = env_float(
 TRAITOR_RUN_THREADS = env_int("TRAITOR_RUN_THREADS", 32, minimum=1)
 # Fires this close are claimed ahead and started at their instant, off the database's clock.
 TRAITOR_DISPATCH_LOOKAHEAD_MS = env_int("TRAITOR_DISPATCH_LOOKAHEAD_MS", 250, minimum=0)
-# How often Python lets another thread take the interpreter (ms; Python's default is 5): a
-# finished script's thread waits that long when busy threads hold it. 0 keeps the default.
-TRAITOR_THREAD_SWITCH_MS = env_float("TRAITOR_THREAD_SWITCH_MS", 0.5, minimum=0.0)
 
 # --- Sandbox limits: defaults per run, and the ceiling a job may raise them to ----------
 TRAITOR_SANDBOX_WORKERS = env_int("TRAITOR_SANDBOX_WORKERS", 2, minimum=1)
