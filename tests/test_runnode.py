@@ -73,6 +73,70 @@ def test_a_malformed_db_url_is_one_line(tmp_path: Path) -> None:
         "got 'mysql://x/y'"  # fmt: skip
 
 
+# --- Settings: a malformed variable stops any command with one line ---------------------
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("TRAITOR_RUN_THREADS", "abc", "TRAITOR_RUN_THREADS must be a whole number, got 'abc'"),
+        ("TRAITOR_SANDBOX_WORKERS", "x", "TRAITOR_SANDBOX_WORKERS must be a whole number, got 'x'"),
+        ("TRAITOR_AUTH", "maybe",
+         "TRAITOR_AUTH must be one of on/off, true/false, 1/0; got 'maybe'"),
+        ("TRAITOR_DEFAULT_TIMEZONE", "Mars/X",
+         "TRAITOR_DEFAULT_TIMEZONE must be an IANA time zone name such as 'UTC', 'Europe/Paris' "
+         "or 'America/New_York', got 'Mars/X'"),
+        ("TRAITOR_DEFAULT_TIMEZONE", "localtime",
+         "TRAITOR_DEFAULT_TIMEZONE: 'localtime' is the host's own zone, which Traitor never uses "
+         "(every node must read a cron the same way); give an IANA name such as 'UTC' or "
+         "'Europe/Paris'"),
+    ],
+)  # fmt: skip
+def test_a_malformed_setting_stops_the_node_with_one_line_naming_it(
+    tmp_path: Path, variable: str, value: str, says: str
+) -> None:
+    env = _env(tmp_path)
+    env[variable] = value
+    done = subprocess.run(
+        [sys.executable, "manage.py", "runnode", "-ip", "127.0.0.1", "-p", str(free_port())],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert (done.returncode, done.stderr, done.stdout) == (2, f"traitor: {says}\n", "")
+
+
+def test_a_malformed_setting_is_one_line_for_every_command(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    env["TRAITOR_RUN_THREADS"] = "abc"
+    done = subprocess.run(
+        [sys.executable, "manage.py", "migrate"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr == "traitor: TRAITOR_RUN_THREADS must be a whole number, got 'abc'\n"
+
+
+def test_other_errors_while_loading_the_settings_keep_their_traceback(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    env["DJANGO_SETTINGS_MODULE"] = "traitor_site.no_such_settings"
+    done = subprocess.run(
+        [sys.executable, "manage.py", "runnode"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "Traceback" in done.stderr
+    assert "No module named 'traitor_site.no_such_settings'" in done.stderr
+
+
+@pytest.mark.parametrize("name", ["Europe/Paris", " America/New_York "])
+def test_a_valid_default_timezone_is_read(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    from traitor_site.env import env_timezone
+
+    monkeypatch.setenv("TRAITOR_DEFAULT_TIMEZONE", name)
+    assert env_timezone("TRAITOR_DEFAULT_TIMEZONE", "UTC") == name.strip()
+    monkeypatch.setenv("TRAITOR_DEFAULT_TIMEZONE", "")
+    assert env_timezone("TRAITOR_DEFAULT_TIMEZONE", "UTC") == "UTC"
+
+
 # --- A real node ------------------------------------------------------------------------------
 
 

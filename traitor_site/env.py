@@ -60,3 +60,30 @@ def env_bool(name: str, default: bool) -> bool:
 def env_path(name: str, default: Path) -> Path:
     raw = os.environ.get(name)
     return Path(raw).expanduser() if raw else default
+
+
+def env_timezone(name: str, default: str) -> str:
+    """An IANA zone name, checked as a job's `timezone` is checked (`scheduler.cron.zone`).
+
+    Checked here so a typo stops the node at start-up naming the variable, instead of every
+    later job blaming its own `timezone` field for the node's default.
+    """
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip()
+    if value.lower() in ("localtime", "/etc/localtime"):
+        raise ImproperlyConfigured(
+            f"{name}: {value!r} is the host's own zone, which Traitor never uses (every node "
+            "must read a cron the same way); give an IANA name such as 'UTC' or 'Europe/Paris'"
+        )
+    from scheduler.cron import CronError, zone  # pure Python: no Django import
+
+    try:
+        zone(value)
+    except CronError:
+        raise ImproperlyConfigured(
+            f"{name} must be an IANA time zone name such as 'UTC', 'Europe/Paris' or "
+            f"'America/New_York', got {raw!r}"
+        ) from None
+    return value

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from traitor_site.env import env_bool, env_float, env_int, env_path, env_str
+from traitor_site.env import env_bool, env_float, env_int, env_path, env_str, env_timezone
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -158,7 +158,7 @@ REST_FRAMEWORK = {
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # --- Scheduling --------------------------------------------------------------------------
-TRAITOR_DEFAULT_TIMEZONE = env_str("TRAITOR_DEFAULT_TIMEZONE", "UTC")
+TRAITOR_DEFAULT_TIMEZONE = env_timezone("TRAITOR_DEFAULT_TIMEZONE", "UTC")
 TRAITOR_MIN_DELAY_SECONDS = env_int("TRAITOR_MIN_DELAY_SECONDS", 5, minimum=0)
 TRAITOR_RUNS_KEPT = env_int("TRAITOR_RUNS_KEPT", 100, minimum=1)
 TRAITOR_NODE_NAME = env_str("TRAITOR_NODE_NAME", "")
