@@ -112,7 +112,26 @@ def _describe(instant: datetime) -> str:
 # --- Checks -----------------------------------------------------------------------------------
 
 
+# Names that open the host's own zone: Traitor never reads it (DESIGN: the host's zone never
+# matters), so they get their own message rather than "unknown time zone".
+_HOST_ZONE_NAMES = frozenset({"localtime", "/etc/localtime"})
+
+
+def host_zone_refusal(name: str) -> str | None:
+    """Why `name` is refused when it names the host's own zone; None for any other name."""
+    if name.strip().lower() not in _HOST_ZONE_NAMES:
+        return None
+    return (
+        f"{name!r} is the host's own zone, which Traitor never uses (every node must read a "
+        "cron the same way); give an IANA name such as 'UTC', 'Europe/Paris' or "
+        "'America/New_York'"
+    )
+
+
 def check_timezone(name: str) -> None:
+    refusal = host_zone_refusal(name)
+    if refusal:
+        raise JobError(f"timezone: {refusal}", "timezone")
     try:
         cron.zone(name)
     except cron.CronError as exc:

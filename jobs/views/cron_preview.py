@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from jobs.errors import ApiError
+from jobs.services import host_zone_refusal
 from jobs.views.base import ApiView
 from scheduler import cron
 
@@ -31,6 +32,9 @@ class CronPreviewView(ApiView):
                 "(spaces written as + or %20)"
             )
         tz = params.get("tz") or settings.TRAITOR_DEFAULT_TIMEZONE
+        refusal = host_zone_refusal(tz)
+        if refusal:
+            raise ApiError(f"tz: {refusal}")
         count = _count(params.get("count"))
         after = _after(params.get("after"))
         try:

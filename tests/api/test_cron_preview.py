@@ -111,3 +111,9 @@ def test_it_needs_a_login() -> None:
     response = APIClient().get("/api/cron/preview?cron=*+*+*+*+*")
     assert response.status_code == 401
     assert "error" in response.json()
+
+
+def test_the_hosts_zone_is_refused_saying_why(api: Api) -> None:
+    status, got = api.call("GET", "/api/cron/preview?cron=*+*+*+*+*&tz=localtime")
+    assert status == 400
+    assert got["error"].startswith("tz: 'localtime' is the host's own zone, which Traitor never")

@@ -146,3 +146,15 @@ def test_an_instant_out_of_range_is_a_400(api: Api) -> None:
         "POST", "/api/job?type=delay", {"name": "d", "execAt": "0001-01-01T00:00:00+01:00"}
     )
     assert status == 400 and got["error"].startswith("execAt")
+
+
+@pytest.mark.parametrize("name", ["localtime", "Localtime", "/etc/localtime"])
+def test_the_hosts_zone_is_refused_saying_why(api: Api, name: str) -> None:
+    status, got = api.call("POST", "/api/job?type=timing", {**TIMING, "timezone": name})
+    assert status == 400
+    assert got["error"] == (
+        f"timezone: {name!r} is the host's own zone, which Traitor never uses (every node must "
+        "read a cron the same way); give an IANA name such as 'UTC', 'Europe/Paris' or "
+        "'America/New_York'"
+    )
+    assert Job.objects.count() == 0
