@@ -201,8 +201,10 @@ class JobOutput(serializers.Serializer):
     description = serializers.CharField()
     execType = serializers.IntegerField(source="exec_type")
     type = serializers.SerializerMethodField()
-    cron = serializers.CharField()
-    execAt = InstantField(source="exec_at")
+    # Each job type has its own "when"; the other field is null (it may still be stored, for
+    # a later change of type, but it does not apply).
+    cron = serializers.SerializerMethodField()
+    execAt = serializers.SerializerMethodField(method_name="get_exec_at")
     timezone = serializers.CharField()
     state = serializers.IntegerField()
     status = serializers.SerializerMethodField()
@@ -220,6 +222,12 @@ class JobOutput(serializers.Serializer):
 
     def get_type(self, job: Job) -> str:
         return ExecType(job.exec_type).label
+
+    def get_cron(self, job: Job) -> str | None:
+        return job.cron if job.exec_type == ExecType.TIMING else None
+
+    def get_exec_at(self, job: Job) -> int | float | None:
+        return unix_seconds(job.exec_at) if job.exec_type == ExecType.DELAY else None
 
     def get_status(self, job: Job) -> str:
         return JobState(job.state).label

@@ -13,4 +13,5 @@ from jobs.views.job import create_input
 class CreateAndEnableView(ApiView):
     def post(self, request: Request) -> Response:
         job = services.create_and_enable(create_input(request))
-        return Response({"data": str(job.id)})
+        # As create answers: the documented `id`, and `data` as the original server did.
+        return Response({"id": str(job.id), "data": str(job.id)})

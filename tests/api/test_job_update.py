@@ -170,3 +170,14 @@ def test_a_job_that_keeps_changing_is_a_409(api: Api, job_id: str, monkeypatch) 
     status, body = api.call("PUT", f"/api/job?id={job_id}", {"cron": "0 30 9 * * *"})
     assert status == 409 and "try again" in body["error"]
     assert Job.objects.get(pk=job_id).cron == "0 0 8 ? * MON"
+
+
+def test_a_timing_job_turned_delay_no_longer_shows_its_cron(api: Api, job_id: str) -> None:
+    status, body = api.call(
+        "PUT", f"/api/job?id={job_id}", {"execType": 1, "execAt": NOW_UNIX + 60}
+    )
+    assert status == 200
+    data = body["data"]
+    assert (data["execType"], data["type"], data["cron"], data["execAt"]) == (
+        1, "delay", None, NOW_UNIX + 60)  # fmt: skip
+    assert api.job(job_id)["cron"] is None

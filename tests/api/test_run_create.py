@@ -17,6 +17,8 @@ def test_a_timing_job_from_every_exectype_form(api: Api, frozen, exec_type) -> N
     body = {"name": "n", "execType": exec_type, "cron": "0 0 8 ? * MON", "script": "x()"}
     status, got = api.call("POST", "/api/run", body)
     assert status == 200
+    # Like create: the documented `id`, and `data` as the original server answered.
+    assert got["id"] == got["data"]
     job = Job.objects.get(pk=got["data"])
     assert (job.exec_type, job.state) == (0, JobState.ENABLED)
     assert job.next_fire_at.timestamp() == MONDAY_8
@@ -34,7 +36,8 @@ def test_a_delay_job_from_every_exectype_form(api: Api, frozen, exec_type) -> No
 
 def test_the_type_may_come_from_the_query(api: Api, frozen) -> None:
     status, got = api.call("POST", "/api/run?type=delay", {"name": "n", "execAt": NOW_UNIX + 10})
-    assert status == 200 and set(got) == {"data"}
+    assert status == 200 and set(got) == {"id", "data"}
+    assert got["id"] == got["data"] == str(Job.objects.get().id)
 
 
 @pytest.mark.parametrize(
