@@ -17,6 +17,9 @@ from django.http import HttpRequest
 from jobs import services
 from jobs.models import Job, JobState, Run
 
+admin.site.site_header = "Traitor administration"
+admin.site.site_title = "Traitor administration"
+
 # The API names the services use in their messages, back to the form's fields.
 _FORM_FIELD = {api: model for model, api in services.API_NAMES.items()}
 

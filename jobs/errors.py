@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rest_framework import exceptions, status
@@ -10,10 +11,10 @@ from rest_framework.views import exception_handler
 
 from jobs.services import JobError
 
-AUTH_HINT = (
-    "send 'Authorization: Token <key>' (the first `runnode` printed the admin's token; see "
-    "README, section Node) or log in at /admin/"
-)
+TOKEN_HELP = "(the first `runnode` printed the admin's token; see README, section Node)"
+AUTH_HINT = f"send 'Authorization: Token <key>' {TOKEN_HELP} or log in at /admin/"
+# A scheme short and plain enough to repeat back; anything else may be the key itself.
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,19}")
 
 
 class ApiError(exceptions.APIException):
@@ -41,6 +42,9 @@ def _first_message(detail: Any, field: str | None = None) -> str:
 def _message(exc: Exception, context: dict) -> str:
     request = context.get("request")
     if isinstance(exc, exceptions.NotAuthenticated):
+        sent = request.META.get("HTTP_AUTHORIZATION", "") if request is not None else ""
+        if sent.strip():
+            return _wrong_scheme(sent)
         return f"authentication required: {AUTH_HINT}"
     if isinstance(exc, exceptions.AuthenticationFailed):
         return f"the credentials were refused ({_first_message(exc.detail)}): {AUTH_HINT}"
@@ -53,6 +57,18 @@ def _message(exc: Exception, context: dict) -> str:
     if isinstance(exc, exceptions.NotAcceptable):
         return "this API only answers JSON: send 'Accept: application/json' or no Accept header"
     return _first_message(getattr(exc, "detail", str(exc)))
+
+
+def _wrong_scheme(header: str) -> str:
+    """An Authorization header TokenAuthentication skipped: another scheme, or none."""
+    words = header.split()
+    use = f"use 'Authorization: Token <key>' {TOKEN_HELP}"
+    if len(words) >= 2 and _SCHEME.fullmatch(words[0]):
+        return (
+            f"the Authorization header uses the {words[0]!r} scheme, which this API does not "
+            f"take: {use}"
+        )
+    return f"the Authorization header is not of the form 'Token <key>': {use}"
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:

@@ -124,6 +124,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = TRAITOR_HOME / "static"
+# WhiteNoise serves the admin's files from the apps (WHITENOISE_USE_FINDERS) but warns, each
+# time the middleware loads, when STATIC_ROOT does not exist: an empty one keeps logs clean.
+STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 

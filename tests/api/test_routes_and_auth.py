@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -59,6 +60,31 @@ def test_a_wrong_token_is_a_401(client) -> None:
     assert response.status_code == 401 and "refused" in _json(response)["error"]
 
 
+@pytest.mark.parametrize(
+    ("header", "scheme"),
+    [("Bearer 9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b", "Bearer"),
+     ("Basic dXNlcjpwYXNz", "Basic"), ("JWT x.y.z", "JWT")],
+)  # fmt: skip
+def test_another_authorization_scheme_is_a_401_saying_to_use_token(
+    client, header: str, scheme: str
+) -> None:
+    response = client.get("/api/jobList", HTTP_AUTHORIZATION=header)
+    assert response.status_code == 401
+    error = _json(response)["error"]
+    assert error.startswith(
+        f"the Authorization header uses the '{scheme}' scheme, which this API does not take: "
+        "use 'Authorization: Token <key>'"
+    )
+    assert "9944b09199c62bcf" not in error  # what was sent is not echoed
+
+
+def test_a_key_without_a_scheme_is_a_401_saying_to_use_token(client) -> None:
+    response = client.get("/api/jobList", HTTP_AUTHORIZATION="9944b09199c62bcf9418")
+    assert response.status_code == 401
+    error = _json(response)["error"]
+    assert "use 'Authorization: Token <key>'" in error and "9944b09199c62bcf" not in error
+
+
 def test_a_browser_session_may_call_the_api(client) -> None:
     user = get_user_model().objects.create_user("browser")
     client.force_login(user)
@@ -104,3 +130,25 @@ def test_html_is_never_answered_even_when_asked_for(api: Api) -> None:
     response = api.client.get("/api/jobList", HTTP_ACCEPT="text/html")
     assert response.status_code == 406
     assert "JSON" in _json(response)["error"]
+
+
+def test_the_root_redirects_to_the_admin(client) -> None:
+    response = client.get("/")
+    assert response.status_code == 302 and response["Location"] == "/admin/"
+
+
+def test_the_admin_calls_itself_traitor(client) -> None:
+    page = client.get("/admin/login/").content.decode()
+    assert "<title>Log in | Traitor administration</title>" in page
+    assert '<a href="/admin/">Traitor administration</a>' in page
+    assert "Django administration" not in page and "Django site admin" not in page
+
+
+def test_serving_does_not_warn_about_a_missing_static_directory(client) -> None:
+    from django.test import Client
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        response = Client().get("/admin/login/")  # a new client loads the middleware again
+    assert response.status_code == 200
+    assert [str(w.message) for w in caught if "No directory at" in str(w.message)] == []

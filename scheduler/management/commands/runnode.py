@@ -14,7 +14,6 @@ import ipaddress
 import secrets
 import socket
 import sys
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -159,9 +158,6 @@ class Command(BaseCommand):
         )
 
     def _serve(self, node_name: str, ip: str, port: int) -> None:
-        # WhiteNoise serves the admin's files from the apps (WHITENOISE_USE_FINDERS); it only
-        # warns when STATIC_ROOT is missing, but an empty one keeps the log clean.
-        Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
         # Daphne installs Twisted's asyncio reactor on import: import it only when serving.
         from daphne.endpoints import build_endpoint_description_strings
         from daphne.server import Server
