@@ -319,6 +319,23 @@ def test_a_node_serves_the_readme_examples_and_prints_its_secrets_once(
     anonymous = requests.get(f"{base}/api/jobList", timeout=10)
     assert anonymous.status_code == 401 and "error" in anonymous.json()
 
+    # The address the ready line prints opens the admin.
+    root = requests.get(f"{base}/", timeout=10)
+    assert root.status_code == 200 and root.url == f"{base}/admin/login/?next=/admin/"
+    assert root.history[0].status_code == 302
+    _browser_writes_through_the_api(base, password)
+
+    # A chunked body (no Content-Length) over the limit names the limit, not "0 bytes".
+    chunks = (b"x" * 65536 for _ in range(20))  # 1.25 MiB, over the default 1 MiB
+    chunked = requests.post(
+        f"{base}/api/job?type=timing", data=chunks, timeout=10,
+        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+    )  # fmt: skip
+    assert chunked.status_code == 413, chunked.text
+    assert chunked.json()["error"] == (
+        "the request body is over the limit of 1048576 bytes (TRAITOR_MAX_BODY_BYTES)"
+    )
+
     assert node.stop() == 0
     assert "stopping" in node.output
 
@@ -331,8 +348,33 @@ def test_a_node_serves_the_readme_examples_and_prints_its_secrets_once(
         headers={"Authorization": f"Token {token}"},
         timeout=10,
     )
-    assert listed.status_code == 200 and listed.json()["total"] == 1  # the one /api/run made
+    # The one /api/run made, and the one the browser session created.
+    assert listed.status_code == 200 and listed.json()["total"] == 2
     assert again.stop() == 0
+
+
+def _browser_writes_through_the_api(base: str, password: str) -> None:
+    """Log in at /admin/ as a person does, then write JSON with the CSRF token (README)."""
+    browser = requests.Session()
+    login_page = browser.get(f"{base}/admin/login/", timeout=10)
+    assert login_page.status_code == 200 and "Traitor administration" in login_page.text
+    logged_in = browser.post(
+        f"{base}/admin/login/?next=/admin/",
+        data={"username": "admin", "password": password, "next": "/admin/",
+              "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
+        timeout=10,
+    )  # fmt: skip
+    assert logged_in.status_code == 200 and logged_in.url == f"{base}/admin/"
+    body = {"name": "from the browser", "cron": "0 0 8 ? * MON"}
+    refused = browser.post(f"{base}/api/job?type=timing", json=body, timeout=10)
+    assert refused.status_code == 403 and "X-CSRFToken" in refused.json()["error"]
+    created = browser.post(
+        f"{base}/api/job?type=timing", json=body, timeout=10,
+        headers={"X-CSRFToken": browser.cookies["csrftoken"]},
+    )  # fmt: skip
+    assert created.status_code == 200, created.text
+    shown = browser.get(f"{base}/api/job?id={created.json()['id']}", timeout=10)
+    assert shown.json()["data"]["name"] == "from the browser"
 
 
 def test_a_port_in_use_is_one_line_and_exit_1_before_anything_is_created(tmp_path: Path) -> None:
