@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 from django.db import close_old_connections, transaction
-from django.db.models import F, Min
+from django.db.models import F, Min, Q
 from django.utils import timezone as dj_timezone
 
 from jobs.models import ExecType, Job, JobState, Run, RunStatus, RunTrigger
@@ -470,8 +470,10 @@ class Dispatcher:
                 status=RunStatus.PENDING,
                 node="",
                 job__cluster=self.config.cluster,
-                scheduled_for__lte=now,
-            ).values_list("pk", flat=True)
+            )
+            # Not a fire handed back before its instant (a manual run's is its request time).
+            .filter(Q(scheduled_for__lte=now) | Q(scheduled_for__isnull=True))
+            .values_list("pk", flat=True)
         )
         tickets: list[RunTicket] = []
         for run_id in pending:
