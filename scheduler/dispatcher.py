@@ -276,7 +276,7 @@ class Dispatcher:
 
     def _advance(self, started: list[_Planned], now: datetime) -> None:
         """Move jobs past fires that started; one conditional UPDATE per shared instant."""
-        groups: dict[tuple[object, ...], list[uuid.UUID]] = {}
+        groups: dict[tuple[datetime, datetime | None, bool], list[uuid.UUID]] = {}
         for planned in started:
             decision = planned.decision
             key = (decision.scheduled_for, decision.next_fire_at, decision.finished)
@@ -375,7 +375,9 @@ class Dispatcher:
         another writer have produced the same values, the run insert settles it:
         `one_run_per_fire` lets exactly one run per fire in.
         """
-        groups: dict[tuple[object, ...], list[tuple[Job, FireDecision]]] = {}
+        groups: dict[
+            tuple[datetime, datetime | None, bool, bool], list[tuple[Job, FireDecision]]
+        ] = {}
         for job, decision in decided:
             key = (
                 decision.scheduled_for,

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.db import close_old_connections, connections, transaction
@@ -29,6 +29,9 @@ from django.utils import timezone as dj_timezone
 from jobs.models import FINISHED_STATUSES, Job, Run, RunStatus
 from scheduler import metrics
 from scheduler.decisions import lateness_ms
+
+if TYPE_CHECKING:
+    from jsruntime.types import Trigger
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +125,8 @@ def run_ticket(ticket: RunTicket) -> Outcome:
                 job_name=ticket.job_name,
                 run_id=str(ticket.run_id),
                 scheduled_for=ticket.scheduled_for,
-                trigger=ticket.trigger,
+                # One of RunTrigger's values, which are the sandbox's trigger names.
+                trigger=cast("Trigger", ticket.trigger),
             ),
             limits=ticket.limits,
         )

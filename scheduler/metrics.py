@@ -72,8 +72,8 @@ class _StoredRowsCollector(Collector):
             .annotate(n=Count("id"))
             .values_list("state", "n")
         )
-        for state in JobState:
-            jobs.add_metric([state.label], states.get(state.value, 0))
+        for value, label in JobState.choices:
+            jobs.add_metric([label], states.get(value, 0))
         yield jobs
 
 

@@ -45,11 +45,11 @@ class NodeServices:
         """The dispatch loop is running and finished a step recently."""
         if self.thread is None or not self.thread.is_alive() or self._stop.is_set():
             return False
-        beat = self.dispatcher.heartbeat if self.dispatcher else None
-        if beat is None:
+        if self.dispatcher is None or self.dispatcher.heartbeat is None:
             return False
         # A healthy loop completes a step at least every max_sleep seconds.
-        return time.monotonic() - beat < self.dispatcher.config.max_sleep + 30.0
+        age = time.monotonic() - self.dispatcher.heartbeat
+        return age < self.dispatcher.config.max_sleep + 30.0
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop dispatching, let runs in flight finish or record them, stop the pool."""
