@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from django.conf import settings
 from django.core.exceptions import (
     BadRequest,
     PermissionDenied,
@@ -64,7 +65,13 @@ class ApiJsonErrors:
         elif isinstance(exception, PermissionDenied):
             status, message = 403, "forbidden"
         elif isinstance(exception, RequestDataTooBig):
-            status, message = 413, "the request body is too large (TRAITOR_MAX_BODY_BYTES)"
+            # Raised by a read before any view (a form read for the CSRF check): the body's
+            # size is not known, only that it is over the limit.
+            limit = settings.TRAITOR_MAX_BODY_BYTES
+            status = 413
+            message = (
+                f"the request body is over the limit of {limit} bytes (TRAITOR_MAX_BODY_BYTES)"
+            )
         elif isinstance(exception, BadRequest | SuspiciousOperation):
             status, message = 400, f"the request is malformed: {exception}"
         else:

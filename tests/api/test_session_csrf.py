@@ -100,3 +100,18 @@ def test_a_form_with_the_csrf_token_is_still_a_415(browser: Client) -> None:
     assert response.status_code == 415
     assert "application/json" in _json(response)["error"]
     assert Job.objects.count() == 0
+
+
+def test_a_form_over_the_body_limit_from_a_browser_is_a_413_naming_the_limit(
+    browser: Client, settings
+) -> None:
+    settings.TRAITOR_MAX_BODY_BYTES = 2048
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2048
+    token = browser.cookies["csrftoken"].value
+    response = browser.post(
+        "/api/job?type=timing", {"name": "x" * 3000, "csrfmiddlewaretoken": token}
+    )
+    assert response.status_code == 413
+    assert _json(response)["error"] == (
+        "the request body is over the limit of 2048 bytes (TRAITOR_MAX_BODY_BYTES)"
+    )
