@@ -285,8 +285,11 @@ def record_lost_runs(node_name: str, reason: str) -> int:
 class RunExecutor:
     """Threads that carry runs through the sandbox, and one thread that records them."""
 
-    # How long the recorder lets outcomes gather before writing them together.
-    GATHER_SECONDS = 0.02
+    # How long the recorder lets outcomes gather before writing them together: long enough
+    # that a burst of fires sharing an instant has started before it writes (bench: at 100
+    # jobs/s, 0.02 s gave p99 135 ms, 0.1 s 85 ms; longer gained nothing), short enough that
+    # a finished run is not shown `running` for long.
+    GATHER_SECONDS = 0.1
     MAX_BATCH = 500
 
     def __init__(self, threads: int) -> None:
