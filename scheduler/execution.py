@@ -190,23 +190,27 @@ def record_outcomes(outcomes: list[Outcome]) -> list[str]:
         )
         rows: list[Run] = []
         moved: list[When] = []
+        observed: list[int] = []
         for index, outcome in enumerate(outcomes):
             ticket = outcome.ticket
             if ticket.run_id not in going:
                 continue
             started = outcome.started_at or ticket.claimed_start
+            # The sandbox's start is when the script really began; lateness is measured to
+            # it, and the histogram observes this very value, so /metrics and lateMs agree.
+            late_ms = (
+                lateness_ms(ticket.scheduled_for, started)
+                if ticket.scheduled_for is not None and started is not None
+                else None
+            )
+            if late_ms is not None and ticket.trigger == "schedule":
+                observed.append(late_ms)
             rows.append(
                 Run(
                     pk=ticket.run_id,
                     status=outcome.status,
-                    # The sandbox's start is when the script really began; lateness is
-                    # measured to it.
                     started_at=started,
-                    late_ms=(
-                        lateness_ms(ticket.scheduled_for, started)
-                        if ticket.scheduled_for is not None and started is not None
-                        else None
-                    ),
+                    late_ms=late_ms,
                     finished_at=outcome.finished_at,
                     output=outcome.output,
                     output_truncated=outcome.output_truncated,
@@ -233,12 +237,8 @@ def record_outcomes(outcomes: list[Outcome]) -> list[str]:
     for status in statuses:
         if status:
             metrics.RUNS_FINISHED.labels(status).inc()
-    for outcome, status in zip(outcomes, statuses, strict=True):
-        ticket = outcome.ticket
-        if status and ticket.trigger == "schedule" and outcome.started_at and ticket.scheduled_for:
-            metrics.FIRE_LATENESS.observe(
-                max(0.0, (outcome.started_at - ticket.scheduled_for).total_seconds())
-            )
+    for late_ms in observed:
+        metrics.FIRE_LATENESS.observe(late_ms / 1000)
     _prune_after(o.ticket.job_id for o, status in zip(outcomes, statuses, strict=True) if status)
     return statuses
 

@@ -118,3 +118,47 @@ def test_a_recorded_schedule_run_counts_in_the_metrics() -> None:
     execute_run(claimed_run(job).id)
     assert sample("traitor_fire_lateness_seconds_count") == before_lateness + 1
     assert sample("traitor_runs_finished_total", status="succeeded") == before_finished + 1
+
+
+def test_the_lateness_histogram_observes_each_runs_late_ms() -> None:
+    """/metrics and the runs agree: the histogram observes the stored lateMs of each
+    schedule run, measured to the script's start, not to the claim."""
+    from datetime import timedelta
+
+    from scheduler.execution import Outcome, RunTicket, record_outcomes
+    from scheduler.metrics import REGISTRY
+
+    def bucket(le: str) -> float:
+        return REGISTRY.get_sample_value("traitor_fire_lateness_seconds_bucket", {"le": le}) or 0
+
+    fire = at("2024-06-01T10:00:00+00:00")
+    # Script starts 0.4, 1.0, 3.7 and 18.2 ms after the fire (claimed at the instant), and
+    # one run whose sandbox failed before starting: its start is the claim, 7.9 ms late.
+    starts = [0.4, 1.0, 3.7, 18.2, None]
+    outcomes = []
+    for number, start_ms in enumerate(starts):
+        job = store_job(cron="* * * * *", next_fire_at=None, name=f"j{number}")
+        run = claimed_run(job)
+        ticket = RunTicket.for_job(
+            job, run, claimed_start=fire + timedelta(milliseconds=7.9 if start_ms is None else 0)
+        )
+        started = None if start_ms is None else fire + timedelta(milliseconds=start_ms)
+        outcomes.append(
+            Outcome(
+                ticket=ticket,
+                status=RunStatus.SUCCEEDED if started else RunStatus.FAILED,
+                started_at=started,
+                finished_at=fire + timedelta(milliseconds=30),
+                output="",
+                output_truncated=False,
+                error="",
+            )
+        )
+    before = {le: bucket(le) for le in ("0.001", "0.0025", "0.005", "0.01", "0.02")}
+    record_outcomes(outcomes)
+    stored = sorted(Run.objects.filter(scheduled_for=fire).values_list("late_ms", flat=True))
+    # Worked out by hand: whole milliseconds, rounded down.
+    assert stored == [0, 1, 3, 7, 18]
+    added = {le: bucket(le) - before[le] for le in before}
+    # Cumulative buckets: <=1 ms holds 0 and 1, <=5 ms adds 3, <=10 ms adds 7, <=20 ms adds 18.
+    assert added == {"0.001": 2, "0.0025": 2, "0.005": 3, "0.01": 4, "0.02": 5}
