@@ -124,6 +124,11 @@ class Run(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # Milliseconds; a catch-up after a month of downtime exceeds a 32-bit integer.
     late_ms = models.BigIntegerField(null=True, blank=True)
+    # Dispatched after the misfire grace: a catch-up of a missed window or a late delay fire.
+    late = models.BooleanField(default=False)
+    # How many ticks of the schedule this run stands for: 1 on time, more for a catch-up
+    # (the ticks from scheduled_for up to its dispatch, coalesced into this one run).
+    missed_fires = models.PositiveIntegerField(default=1)
     node = models.CharField(max_length=200, blank=True, default="")
     output = models.TextField(blank=True, default="")
     output_truncated = models.BooleanField(default=False)

@@ -420,6 +420,8 @@ class Dispatcher:
             trigger=RunTrigger.SCHEDULE,
             scheduled_for=decision.scheduled_for,
             late_ms=decision.late_ms,
+            late=decision.missed,
+            missed_fires=decision.missed_fires,
             node=self.config.node_name,
         )
         if decision.action is Action.RUN:
@@ -475,13 +477,19 @@ class Dispatcher:
             )
             # Not a fire handed back before its instant (a manual run's is its request time).
             .filter(Q(scheduled_for__lte=now) | Q(scheduled_for__isnull=True))
-            .values_list("pk", flat=True)
+            .values_list("pk", "trigger", "scheduled_for")
         )
         tickets: list[RunTicket] = []
-        for run_id in pending:
+        for run_id, trigger, scheduled_for in pending:
+            # A fire handed back by a stopped node and started after the grace is late.
+            late = (
+                trigger == RunTrigger.SCHEDULE
+                and scheduled_for is not None
+                and now - scheduled_for > self.config.grace
+            )
             with transaction.atomic():
                 claimed = Run.objects.filter(pk=run_id, status=RunStatus.PENDING, node="").update(
-                    status=RunStatus.RUNNING, node=self.config.node_name, started_at=now
+                    status=RunStatus.RUNNING, node=self.config.node_name, started_at=now, late=late
                 )
                 if claimed != 1:
                     continue

@@ -46,6 +46,8 @@ def run_data(run: Run, *, with_output: bool = True) -> dict[str, Any]:
         "startedAt": iso_ms(run.started_at),
         "finishedAt": iso_ms(run.finished_at),
         "lateMs": run.late_ms,
+        "late": run.late,
+        "missedFires": run.missed_fires,
         "node": run.node,
         "error": run.error,
     }
@@ -81,6 +83,8 @@ _LIST_FIELDS = (
     "started_at",
     "finished_at",
     "late_ms",
+    "late",
+    "missed_fires",
     "node",
     "error",
 )

@@ -55,6 +55,8 @@ def test_one_run_is_shown_with_its_output_error_and_millisecond_utc_instants(api
             "startedAt": "2030-01-01T12:00:00.007Z",
             "finishedAt": "2030-01-01T12:00:00.019Z",
             "lateMs": 7,
+            "late": False,
+            "missedFires": 1,
             "node": "node-a",
             "output": "before\n",
             "outputTruncated": True,
@@ -160,3 +162,14 @@ def test_a_job_of_another_cluster_on_the_same_database_is_not_found(api: Api) ->
     assert api.call("GET", f"/api/runs?id={job_id}")[0] == 404
     assert api.call("GET", f"/api/run?id={run.id}")[0] == 404
     assert api.call("POST", f"/api/trigger?id={job_id}")[0] == 404
+
+
+def test_a_catch_up_run_says_it_was_late_and_how_many_fires_it_stands_for(api: Api) -> None:
+    job_id = api.create({"name": "n", "cron": "* * * * *"})
+    on_time = add_run(job_id, 0)
+    catch_up = add_run(job_id, 1, late=True, missed_fires=5, late_ms=270_000)
+    _status, body = api.call("GET", f"/api/runs?id={job_id}")
+    shown = {r["runId"]: (r["late"], r["missedFires"], r["lateMs"]) for r in body["data"]}
+    assert shown == {str(on_time.id): (False, 1, 7), str(catch_up.id): (True, 5, 270_000)}
+    _status, body = api.call("GET", f"/api/run?id={catch_up.id}")
+    assert (body["data"]["late"], body["data"]["missedFires"]) == (True, 5)

@@ -97,6 +97,8 @@ def test_c84_downtime_gives_one_late_fire_for_the_window_then_the_schedule(loop:
     assert runs[0].scheduled_for == at("2015-11-24T14:57:00+08:00")
     assert runs[0].late_ms == 270_000
     assert [r.late_ms for r in runs[1:]] == [0, 0]
+    # It is marked late and stands for 14:57, 14:58, 14:59, 15:00 and 15:01.
+    assert [(r.late, r.missed_fires) for r in runs] == [(True, 5), (False, 1), (False, 1)]
 
 
 def test_c85_a_delay_job_missed_while_down_fires_once_and_ends(loop: Loop) -> None:
@@ -106,6 +108,7 @@ def test_c85_a_delay_job_missed_while_down_fires_once_and_ends(loop: Loop) -> No
     step_at(loop, "2018-01-04T09:30:00+00:00")
     assert fires(job) == [("2018-01-04T09:00:00+00:00", "running")]
     assert Run.objects.get(job=job).late_ms == 1_800_000
+    assert (Run.objects.get(job=job).late, Run.objects.get(job=job).missed_fires) == (True, 1)
     job.refresh_from_db()
     assert (job.state, job.next_fire_at) == (JobState.DONE, None)
 
@@ -119,6 +122,8 @@ def test_a_missed_window_with_catch_up_off_is_recorded_as_skipped(loop: Loop) ->
     step_at(loop, "2020-05-01T10:07:10+00:00")
     assert fires(job) == [("2020-05-01T10:00:00+00:00", "skipped")]
     assert Run.objects.get(job=job).error.startswith("missed:")
+    # The skipped window is 10:00 to 10:07: eight ticks.
+    assert (Run.objects.get(job=job).late, Run.objects.get(job=job).missed_fires) == (True, 8)
     assert loop.started == []
     job.refresh_from_db()
     assert job.next_fire_at == at("2020-05-01T10:08:00+00:00")
@@ -327,6 +332,8 @@ def test_a_fire_claimed_ahead_by_a_node_that_stops_goes_back_to_the_schedule() -
         3300,
         "node-b",
     )
+    # Under the 5 s grace: not late, but it stands for the ticks 01, 02, 03 and 04.
+    assert (run.late, run.missed_fires) == (False, 4)
     assert first.started == []
 
 
@@ -376,3 +383,36 @@ def test_a_late_fire_whose_next_falls_inside_the_lookahead_is_claimed_at_once() 
         ("2020-05-01T10:00:00+00:00", "succeeded"),
         ("2020-05-01T10:00:01+00:00", "pending"),
     ]
+
+
+def test_an_on_time_fire_stands_for_one_tick_and_is_not_late(loop: Loop) -> None:
+    job = store_job(cron="*/15 * * * * *", next_fire_at=at("2021-03-01T00:00:15+00:00"))
+    step_at(loop, "2021-03-01T00:00:15.003+00:00")
+    step_at(loop, "2021-03-01T00:00:30+00:00")
+    runs = Run.objects.filter(job=job).order_by("scheduled_for")
+    assert [(r.late, r.missed_fires, r.late_ms) for r in runs] == [(False, 1, 3), (False, 1, 0)]
+
+
+def test_a_catch_up_across_a_spring_forward_gap_counts_the_ticks_that_exist(loop: Loop) -> None:
+    # Hourly at :30 in New York; down from 00:30 to 04:10 local on 2021-03-14, when 02:30
+    # does not exist (clocks go from 02:00 to 03:00): 00:30, 01:30, 03:30 are the ticks.
+    job = store_job(
+        cron="30 * * * *",
+        timezone="America/New_York",
+        next_fire_at=at("2021-03-14T00:30:00-05:00"),
+    )
+    step_at(loop, "2021-03-14T04:10:00-04:00")
+    run = Run.objects.get(job=job)
+    assert (run.late, run.missed_fires) == (True, 3)
+    job.refresh_from_db()
+    assert job.next_fire_at == at("2021-03-14T04:30:00-04:00")
+
+
+def test_a_very_long_window_is_counted_up_to_the_cap(loop: Loop) -> None:
+    from scheduler.decisions import MAX_COUNTED_TICKS
+
+    # Every second, down for two days: 172,801 ticks, reported as the cap.
+    job = store_job(cron="* * * * * *", next_fire_at=at("2022-01-01T00:00:00+00:00"))
+    step_at(loop, "2022-01-03T00:00:00+00:00")
+    run = Run.objects.get(job=job)
+    assert (run.late, run.missed_fires) == (True, MAX_COUNTED_TICKS)
