@@ -45,25 +45,47 @@ def start_postgres() -> str:
     if os.geteuid() == 0:
         shutil.chown(data_root, "postgres", "postgres")
     subprocess.run(
-        _as_postgres([str(PG_BIN / "initdb"), "-D", str(data_dir), "-U", "postgres",
-                      "--auth=trust", "--no-sync", "-E", "UTF8"]),
-        check=True, stdout=subprocess.DEVNULL,
+        _as_postgres(
+            [
+                str(PG_BIN / "initdb"),
+                "-D",
+                str(data_dir),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ]
+        ),
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     port = free_port()
     subprocess.run(
-        _as_postgres([
-            str(PG_BIN / "pg_ctl"), "-D", str(data_dir), "-w", "-l", str(data_root / "log"),
-            "-o", f"-p {port} -k {data_root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                  "-c max_connections=200",
-            "start",
-        ]),
-        check=True, stdout=subprocess.DEVNULL,
+        _as_postgres(
+            [
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(data_dir),
+                "-w",
+                "-l",
+                str(data_root / "log"),
+                "-o",
+                f"-p {port} -k {data_root} -c listen_addresses=127.0.0.1 -c fsync=off "
+                "-c max_connections=200",
+                "start",
+            ]
+        ),
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
 
     def stop() -> None:
         subprocess.run(
             _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data_dir), "-m", "immediate", "stop"]),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         shutil.rmtree(data_root, ignore_errors=True)
 
@@ -72,9 +94,16 @@ def start_postgres() -> str:
     deadline = time.monotonic() + 30
     while True:
         done = subprocess.run(
-            _as_postgres([str(PG_BIN.parent / "bin" / "psql") if (PG_BIN / "psql").exists()
-                          else "psql", f"{url}/postgres", "-c", "CREATE DATABASE traitor"]),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            _as_postgres(
+                [
+                    str(PG_BIN.parent / "bin" / "psql") if (PG_BIN / "psql").exists() else "psql",
+                    f"{url}/postgres",
+                    "-c",
+                    "CREATE DATABASE traitor",
+                ]
+            ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         if done.returncode == 0:
             break
