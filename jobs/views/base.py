@@ -164,17 +164,38 @@ def _json_error(text: str, exc: json.JSONDecodeError) -> str:
 
 
 def parse_job_id(request: Request, name: str = "id") -> uuid.UUID:
-    """The `?id=` query parameter as a UUID: a missing or malformed id is a 400."""
+    """The `?id=` query parameter as a job's UUID: a missing or malformed id is a 400."""
+    return query_uuid(request, "job", name)
+
+
+def query_uuid(request: Request, what: str, name: str = "id") -> uuid.UUID:
+    """The query parameter `name` as the UUID of a `what` (job, run): missing or malformed
+    is a 400 that says how to give it."""
     raw = request.query_params.get(name)
     if raw is None or not raw.strip():
-        raise ApiError(f"{name}: give the job's id in the query string, as ?{name}=<uuid>")
+        raise ApiError(f"{name}: give the {what}'s id in the query string, as ?{name}=<uuid>")
     try:
         return uuid.UUID(raw.strip())
     except ValueError:
         raise ApiError(
-            f"{name}: {raw!r} is not a job id; ids are UUIDs such as "
+            f"{name}: {raw!r} is not a {what} id; ids are UUIDs such as "
             "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
         ) from None
+
+
+def query_whole(request: Request, name: str, default: int, lowest: int, highest: int) -> int:
+    """The query parameter `name` as a whole number in [lowest, highest]; absent or empty is
+    `default`; anything else is a 400 naming the parameter."""
+    raw = request.query_params.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(f"{name}: must be a whole number, got {raw!r}") from None
+    if not lowest <= value <= highest:
+        raise ApiError(f"{name}: must be between {lowest} and {highest}, got {value}")
+    return value
 
 
 def by_method(**views: Any) -> Any:

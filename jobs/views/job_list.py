@@ -10,7 +10,7 @@ from jobs.errors import ApiError
 from jobs.models import ExecType, Job, JobState
 from jobs.serializers import JOB_OUTPUT_COLUMNS, JobOutput
 from jobs.services import jobs_here
-from jobs.views.base import ApiView
+from jobs.views.base import ApiView, query_whole
 
 DEFAULT_SIZE = 20
 MAX_SIZE = 200
@@ -20,19 +20,6 @@ _STATES = {"0": JobState.STOPPED, "1": JobState.ENABLED, "2": JobState.DONE,
            "runnable": JobState.ENABLED, "done": JobState.DONE}  # fmt: skip
 _TYPES = {"0": ExecType.TIMING, "1": ExecType.DELAY, "timing": ExecType.TIMING,
           "delay": ExecType.DELAY}  # fmt: skip
-
-
-def _whole(request: Request, name: str, default: int, lowest: int, highest: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(f"{name}: must be a whole number, got {raw!r}") from None
-    if not lowest <= value <= highest:
-        raise ApiError(f"{name}: must be between {lowest} and {highest}, got {value}")
-    return value
 
 
 def _choice(request: Request, name: str, choices: dict[str, int]) -> int | None:
@@ -62,8 +49,8 @@ def filtered_jobs(request: Request) -> QuerySet[Job]:
 
 class JobListView(ApiView):
     def get(self, request: Request) -> Response:
-        page = _whole(request, "page", 1, 1, 10**9)
-        size = _whole(request, "size", DEFAULT_SIZE, 1, MAX_SIZE)
+        page = query_whole(request, "page", 1, 1, 10**9)
+        size = query_whole(request, "size", DEFAULT_SIZE, 1, MAX_SIZE)
         jobs = filtered_jobs(request)
         total = jobs.count()
         rows = list(jobs[(page - 1) * size : page * size])
