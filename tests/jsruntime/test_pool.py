@@ -8,6 +8,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -291,3 +292,72 @@ def test_a_busy_worker_whose_parent_was_killed_exits_on_its_own() -> None:
     finally:
         node.kill()
         node.wait(5)
+
+
+def test_a_burst_waits_in_line_and_every_run_gets_its_own_fresh_interpreter(
+    small_pool: SandboxPool,
+) -> None:
+    """More runs than workers: the waiting ones are handed a worker the moment another run
+    ends, and each still runs in an interpreter nobody used before (prepared ahead)."""
+    script = (
+        "if (typeof seen !== 'undefined') { throw new Error('reused'); }\n"
+        "var seen = job.runId; globalThis.mark = seen; console.log(seen)"
+    )
+    results: dict[str, object] = {}
+    lock = threading.Lock()
+    before = datetime.now(UTC)
+
+    def one(number: int) -> None:
+        context = RunContext(job_id="burst", job_name="burst", run_id=f"run-{number}")
+        result = small_pool.run(script, context, limits())
+        with lock:
+            results[f"run-{number}"] = result
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(24)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(results) == 24
+    for run_id, result in results.items():
+        assert (result.status, result.output, result.error) == ("succeeded", run_id, "")
+        # The start is the worker's own instant, between the call and the result.
+        assert before <= result.started_at <= result.finished_at
+    assert {r.worker_pid for r in results.values()} == set(small_pool.worker_pids())
+
+
+def test_asking_idle_workers_to_stay_awake_changes_nothing_else(small_pool: SandboxPool) -> None:
+    idle = small_pool.idle_worker_pids()
+    small_pool.warm(0.05)
+    # Longer than the watcher's look at the idle workers: a worker polling for a script
+    # writes nothing, so it is not taken for dead.
+    time.sleep(jsruntime.pool.WATCH_INTERVAL + 0.3)
+    assert small_pool.idle_worker_pids() == idle
+    result = small_pool.run("console.log('awake')", CONTEXT, limits())
+    assert (result.status, result.output) == ("succeeded", "awake")
+    assert small_pool.idle_worker_pids() == idle
+
+
+def test_runs_waiting_for_a_worker_are_told_when_the_pool_shuts_down() -> None:
+    pool = SandboxPool(1, deny_private=True).start()
+    outcomes: list[str] = []
+    running = threading.Event()
+
+    def one(script: str) -> None:
+        try:
+            result = pool.run(script, CONTEXT, limits(), on_console=lambda line: running.set())
+            outcomes.append(result.status)
+        except SandboxError as exc:
+            outcomes.append(str(exc))
+
+    busy = threading.Thread(target=one, args=("console.log('going'); while (true) {}",))
+    busy.start()
+    assert running.wait(10)
+    waiting = threading.Thread(target=one, args=("console.log('never')",))
+    waiting.start()
+    while not pool._waiters:
+        time.sleep(0.01)
+    pool.shutdown()
+    busy.join(10)
+    waiting.join(10)
+    assert sorted(outcomes) == ["failed", "the sandbox pool is shut down"]
