@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 
@@ -49,3 +50,49 @@ def test_a_failing_step_is_retried_and_the_loop_stops_at_once_when_told() -> Non
     assert time.monotonic() - began < 2.0
     # The run whose hand-over failed stays `running` on this node: a restart marks it lost.
     assert Run.objects.get(pk=first.id).status == RunStatus.RUNNING
+
+
+def _due_soon(loop_settings: DispatchSettings) -> tuple[Dispatcher, list, list, float]:
+    """A loop that claimed ahead a fire due a moment from now, on the real clock."""
+    from datetime import UTC, datetime, timedelta
+
+    started: list = []
+    warmed: list[float] = []
+    dispatcher = Dispatcher(loop_settings, started.append, warm=warmed.append)
+    dispatcher.dispatch_once()  # the first step, with nothing to do
+    now = datetime.now(UTC)
+    fire = now.replace(microsecond=0) + timedelta(seconds=2)
+    store_job(cron="* * * * * *", next_fire_at=fire, name="soon")
+    wakeup.wait(0)
+    pause = (fire - datetime.now(UTC)).total_seconds() - 0.2
+    time.sleep(max(0.0, pause))
+    pause = dispatcher.dispatch_once()  # claims it ahead
+    assert started == [] and Run.objects.get().status == RunStatus.PENDING
+    return dispatcher, started, warmed, pause
+
+
+def test_a_fire_claimed_ahead_is_started_from_the_end_of_the_loops_sleep() -> None:
+    settings = DispatchSettings(
+        node_name="loop", cluster="default", lookahead=timedelta(milliseconds=250)
+    )
+    dispatcher, started, warmed, pause = _due_soon(settings)
+    dispatcher._sleep(pause)
+    run = Run.objects.get()
+    # Started at its instant by the sleep itself, the sandbox asked to stay awake first.
+    assert [t.run_id for t in started] == [run.id]
+    assert run.status == RunStatus.RUNNING and run.started_at >= run.scheduled_for
+    assert warmed == [settings.warm_lead + 0.005]
+
+
+def test_a_job_disabled_before_the_last_moment_is_not_started_by_it() -> None:
+    from jobs.models import Job, JobState
+
+    settings = DispatchSettings(
+        node_name="loop", cluster="default", lookahead=timedelta(milliseconds=250)
+    )
+    dispatcher, started, _warmed, pause = _due_soon(settings)
+    # Disabled by another node: no wake-up here, the rows read just before the instant say.
+    Job.objects.update(state=JobState.STOPPED, next_fire_at=None)
+    dispatcher._sleep(pause)
+    assert started == []
+    assert Run.objects.count() == 0
