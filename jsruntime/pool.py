@@ -411,12 +411,12 @@ class SandboxPool:
     def _checkin(self, worker: _Worker, healthy: bool) -> None:
         with self._cond:
             self._busy.discard(worker)
-            if healthy and not self._closed:
+            keep = healthy and not self._closed
+            if keep:
                 handoff = self._offer_locked(worker)
             else:
-                handoff = False
                 self._cond.notify_all()
-        if handoff is not False:
+        if keep:
             _deliver(handoff)
             return
         worker.kill()

@@ -586,10 +586,12 @@ class Dispatcher:
         at the instant from here. A change notified meanwhile ends the sleep instead, and
         the next step reads everything again."""
         lead = self.config.warm_lead
-        if not self._planned or pause <= lead:
+        instant = self._planned[0][0] if self._planned else None
+        # The sleep is for those fires when it ends at their instant (give or take the
+        # moment since the pause was computed); otherwise it is for something earlier.
+        if instant is None or pause <= lead or instant.timestamp() - (time.time() + pause) > lead:
             wakeup.wait(pause)
             return
-        instant = self._planned[0][0]
         if wakeup.wait(pause - lead):
             return
         if self.warm is not None:
@@ -599,9 +601,8 @@ class Dispatcher:
                 logger.exception("warming the sandbox failed")
         prechecked = None
         try:
-            if dj_timezone.now() + timedelta(seconds=lead) >= instant:  # slept for them
-                job_ids = [p.ticket.job_id for at, _n, p in self._planned if at <= instant]
-                prechecked = _Prechecked(frozenset(job_ids), _job_rows(job_ids))
+            job_ids = [p.ticket.job_id for at, _n, p in self._planned if at <= instant]
+            prechecked = _Prechecked(frozenset(job_ids), _job_rows(job_ids))
         except Exception:
             logger.exception("reading the jobs due next failed; the step reads them again")
         # The end is the instant on the wall clock, which fires are measured by (the

@@ -96,3 +96,14 @@ def test_a_job_disabled_before_the_last_moment_is_not_started_by_it() -> None:
     dispatcher._sleep(pause)
     assert started == []
     assert Run.objects.count() == 0
+
+
+def test_a_sleep_for_something_earlier_does_not_run_on_to_the_fires_instant() -> None:
+    settings = DispatchSettings(
+        node_name="loop", cluster="default", lookahead=timedelta(milliseconds=250)
+    )
+    dispatcher, started, warmed, _pause = _due_soon(settings)
+    # Woken for an earlier instant (say another job's claim): the fire is not started yet.
+    dispatcher._sleep(0.02)
+    assert started == [] and warmed == []
+    assert Run.objects.get().status == RunStatus.PENDING
