@@ -70,7 +70,7 @@ class NodeServices:
                 status=RunStatus.LOST,
                 finished_at=dj_timezone.now(),
                 error=(
-                    f"the node {self.node_name} stopped before the run finished "
+                    f"lost: the node {self.node_name} stopped before the run finished "
                     f"(waited {timeout:g} s)"
                 ),
             )
