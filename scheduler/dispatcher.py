@@ -62,6 +62,8 @@ Submit = Callable[[RunTicket], None]
 Warm = Callable[[float], None]
 # Waits up to the given seconds until every submitted run has been taken by a run thread.
 WaitStarted = Callable[[float], None]
+# The runs of this node whose script has ended but whose outcome is not written yet.
+FinishedUnrecorded = Callable[[], "frozenset[uuid.UUID]"]
 
 
 @lru_cache(maxsize=4096)
@@ -109,11 +111,13 @@ class Dispatcher:
         submit: Submit,
         warm: Warm | None = None,
         wait_started: WaitStarted | None = None,
+        finished_unrecorded: FinishedUnrecorded | None = None,
     ) -> None:
         self.config = config
         self.submit = submit
         self.warm = warm
         self.wait_started = wait_started
+        self.finished_unrecorded = finished_unrecorded
         # Monotonic time of the last completed step; /healthz reads it.
         self.heartbeat: float | None = None
         self._last_now: datetime | None = None
@@ -328,11 +332,16 @@ class Dispatcher:
         watched = [j.id for j in due if j.exec_type == ExecType.TIMING and not j.allow_overlap]
         if not watched:
             return set()
-        return set(
-            Run.objects.filter(job_id__in=watched, status__in=_GOING).values_list(
-                "job_id", flat=True
-            )
-        )
+        # Read before the rows: a run recorded in between is finished in the rows instead.
+        # Runs of other nodes are never in it; they count through the database alone.
+        ended = self.finished_unrecorded() if self.finished_unrecorded is not None else frozenset()
+        return {
+            job_id
+            for run_id, job_id in Run.objects.filter(
+                job_id__in=watched, status__in=_GOING
+            ).values_list("pk", "job_id")
+            if run_id not in ended
+        }
 
     def _dispatch_chunk(
         self, jobs: list[Job], going: set[uuid.UUID], now: datetime

@@ -309,6 +309,11 @@ class RunExecutor:
         # Set once stop() gave up waiting: tickets still queued are not started.
         self._dropping = False
         self._outcomes: queue.SimpleQueue[Outcome | None] = queue.SimpleQueue()
+        # Runs whose script has ended but whose outcome is not written yet (the recorder
+        # gathers for GATHER_SECONDS): the dispatcher's overlap check must not count them
+        # as going, although their rows still say `running`.
+        self._finished_unrecorded: set[uuid.UUID] = set()
+        self._finished_lock = threading.Lock()
         self._recorder = threading.Thread(
             target=self._record_loop, name="traitor-recorder", daemon=True
         )
@@ -354,7 +359,15 @@ class RunExecutor:
             pool.warm(seconds)
 
     def _execute(self, ticket: RunTicket) -> None:
-        self._outcomes.put(run_ticket(ticket))
+        outcome = run_ticket(ticket)
+        with self._finished_lock:
+            self._finished_unrecorded.add(ticket.run_id)
+        self._outcomes.put(outcome)
+
+    def finished_unrecorded(self) -> frozenset[uuid.UUID]:
+        """The runs of this node whose script has ended and whose row is not written yet."""
+        with self._finished_lock:
+            return frozenset(self._finished_unrecorded)
 
     def _record_loop(self) -> None:
         try:
@@ -401,6 +414,10 @@ class RunExecutor:
             for outcome in batch:
                 self._in_flight.pop(outcome.ticket.run_id, None)
             self._changed.notify_all()
+        # Only now (written, or given up on and left to the lost-run sweep): until then the
+        # dispatcher learns from this set that these runs have ended.
+        with self._finished_lock:
+            self._finished_unrecorded.difference_update(o.ticket.run_id for o in batch)
         metrics.RUNS_IN_FLIGHT.dec(len(batch))
 
     @property

@@ -141,6 +141,7 @@ def start_node_services(node_name: str) -> NodeServices:
         submit=executor.submit,
         warm=executor.warm,
         wait_started=executor.wait_started,
+        finished_unrecorded=executor.finished_unrecorded,
     )
     services = NodeServices(
         node_name=node_name,

@@ -104,3 +104,81 @@ def test_web_writes_and_the_loop_share_sqlite_without_database_is_locked(setting
     assert answers and set(answers) == {200}
     assert "locked" not in caplog.text
     assert not Run.objects.filter(status=RunStatus.FAILED).exists()
+
+
+def test_the_tick_after_a_catch_up_that_ended_runs_although_its_row_is_not_written_yet() -> None:
+    """A node killed with -9 and restarted 9 s later: the catch-up ends at once, but the
+    recorder writes outcomes in batches later; the next tick must still run, not be
+    `skipped` as overlapping a run this node already saw end."""
+    import threading
+    from datetime import timedelta
+
+    import time_machine
+
+    from scheduler.dispatcher import Dispatcher, DispatchSettings
+    from scheduler.execution import RunExecutor
+    from tests.scheduler.conftest import at
+
+    class HeldRecorder(RunExecutor):
+        GATHER_SECONDS = 0.0
+        release = threading.Event()
+
+        def _record(self, batch):
+            self.release.wait(30)
+            super()._record(batch)
+
+    executor = HeldRecorder(threads=2)
+    dispatcher = Dispatcher(
+        DispatchSettings(node_name="node-c", cluster="default", grace=timedelta(seconds=5)),
+        submit=executor.submit,
+        finished_unrecorded=executor.finished_unrecorded,
+    )
+    job = store_job(cron="* * * * * ?", next_fire_at=at("2026-12-03T19:08:15+00:00"))
+    try:
+        now = at("2026-12-03T19:08:23.930+00:00")
+        with time_machine.travel(now, tick=False):
+            dispatcher.dispatch_once(now)
+        catch_up = Run.objects.get(job=job)
+        assert (catch_up.late, catch_up.missed_fires) == (True, 9)
+        wait_until(lambda: catch_up.id in executor.finished_unrecorded(), timeout=20)
+        assert status_of(catch_up.id) == RunStatus.RUNNING  # not written yet
+
+        now = at("2026-12-03T19:08:24+00:00")
+        with time_machine.travel(now, tick=False):
+            dispatcher.dispatch_once(now)
+        tick = Run.objects.get(job=job, scheduled_for=now)
+        assert tick.status == RunStatus.RUNNING, tick.error
+    finally:
+        HeldRecorder.release.set()
+        executor.stop(timeout=20)
+    assert status_of(catch_up.id) == RunStatus.SUCCEEDED
+
+
+def test_a_run_still_going_on_another_node_keeps_the_next_fire_skipped() -> None:
+    from datetime import timedelta
+
+    import time_machine
+
+    from scheduler.dispatcher import Dispatcher, DispatchSettings
+    from tests.scheduler.conftest import at
+
+    job = store_job(cron="* * * * * ?", next_fire_at=at("2026-12-03T19:08:24+00:00"))
+    elsewhere = Run.objects.create(
+        job=job,
+        trigger=RunTrigger.SCHEDULE,
+        scheduled_for=at("2026-12-03T19:08:23+00:00"),
+        status=RunStatus.RUNNING,
+        started_at=at("2026-12-03T19:08:23+00:00"),
+        node="node-b",
+    )
+    dispatcher = Dispatcher(
+        DispatchSettings(node_name="node-c", cluster="default", grace=timedelta(seconds=5)),
+        submit=lambda ticket: None,
+        # This node has seen some other run end; the other node's run still counts.
+        finished_unrecorded=lambda: frozenset({job.id}),
+    )
+    now = at("2026-12-03T19:08:24+00:00")
+    with time_machine.travel(now, tick=False):
+        dispatcher.dispatch_once(now)
+    assert Run.objects.get(job=job, scheduled_for=now).status == RunStatus.SKIPPED
+    assert status_of(elsewhere.id) == RunStatus.RUNNING
