@@ -36,6 +36,7 @@ from scheduler.decisions import (
     FireFacts,
     NextAfter,
     decide_fire,
+    lateness_ms,
     rewound_next_fire,
     sleep_seconds,
 )
@@ -221,7 +222,8 @@ class Dispatcher:
                     trigger=RunTrigger.SCHEDULE,
                     scheduled_for=decision.scheduled_for,
                     status=RunStatus.PENDING,
-                    late_ms=0,
+                    # Null until the script starts: lateMs is startedAt - scheduledFor.
+                    late_ms=None,
                     node=self.config.node_name,
                 )
                 decided.append((job, decision, run))
@@ -295,11 +297,15 @@ class Dispatcher:
             self.wait_started(self.config.settle_max)
         else:
             time.sleep(0)
+        by_fire: dict[datetime, list[uuid.UUID]] = {}
+        for planned in started:
+            by_fire.setdefault(planned.ticket.scheduled_for, []).append(planned.ticket.run_id)
         with transaction.atomic():
             self._advance(started, now)
-            Run.objects.filter(
-                pk__in=[p.ticket.run_id for p in started], status=RunStatus.PENDING
-            ).update(status=RunStatus.RUNNING, started_at=now)
+            for fire, run_ids in by_fire.items():
+                Run.objects.filter(pk__in=run_ids, status=RunStatus.PENDING).update(
+                    status=RunStatus.RUNNING, started_at=now, late_ms=lateness_ms(fire, now)
+                )
             if cancelled:
                 Run.objects.filter(pk__in=cancelled, status=RunStatus.PENDING).delete()
 
@@ -449,11 +455,12 @@ class Dispatcher:
 
     def _run_for(self, job: Job, decision: FireDecision, now: datetime) -> Run:
         """The run row that records a claimed fire."""
+        # lateMs is startedAt - scheduledFor: null for a run that has not started (claimed
+        # ahead) or never will (skipped).
         run = Run(
             job_id=job.pk,
             trigger=RunTrigger.SCHEDULE,
             scheduled_for=decision.scheduled_for,
-            late_ms=decision.late_ms,
             late=decision.missed,
             missed_fires=decision.missed_fires,
             node=self.config.node_name,
@@ -465,6 +472,7 @@ class Dispatcher:
             else:
                 run.status = RunStatus.RUNNING
                 run.started_at = now
+                run.late_ms = decision.late_ms
         elif decision.action is Action.SKIP_OVERLAP:
             run.status = RunStatus.SKIPPED
             run.finished_at = now
@@ -523,7 +531,11 @@ class Dispatcher:
             )
             with transaction.atomic():
                 claimed = Run.objects.filter(pk=run_id, status=RunStatus.PENDING, node="").update(
-                    status=RunStatus.RUNNING, node=self.config.node_name, started_at=now, late=late
+                    status=RunStatus.RUNNING,
+                    node=self.config.node_name,
+                    started_at=now,
+                    late_ms=None if scheduled_for is None else lateness_ms(scheduled_for, now),
+                    late=late,
                 )
                 if claimed != 1:
                     continue

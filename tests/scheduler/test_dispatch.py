@@ -272,7 +272,7 @@ def test_a_fire_within_the_lookahead_is_claimed_ahead_and_started_at_its_instant
     run.refresh_from_db()
     assert loop.started == [run.id]
     assert (run.status, run.started_at) == (RunStatus.RUNNING, at("2020-05-01T10:00:01.001+00:00"))
-    assert run.late_ms == 0
+    assert run.late_ms == 1  # startedAt - scheduledFor
     job.refresh_from_db()
     assert job.next_fire_at == at("2020-05-01T10:00:02+00:00")
     assert job.last_exec_time == at("2020-05-01T10:00:01.001+00:00")
@@ -416,3 +416,43 @@ def test_a_very_long_window_is_counted_up_to_the_cap(loop: Loop) -> None:
     step_at(loop, "2022-01-03T00:00:00+00:00")
     run = Run.objects.get(job=job)
     assert (run.late, run.missed_fires) == (True, MAX_COUNTED_TICKS)
+
+
+def late_ms_matches_start(run: Run) -> bool:
+    """lateMs is exactly startedAt - scheduledFor (whole ms), and null with no start."""
+    if run.started_at is None:
+        return run.late_ms is None
+    return run.late_ms == (run.started_at - run.scheduled_for) // timedelta(milliseconds=1)
+
+
+def test_late_ms_is_the_start_minus_the_fire_and_null_for_runs_that_did_not_start() -> None:
+    from scheduler.runs import trigger_run
+
+    loop = Loop(lookahead=timedelta(milliseconds=250))
+    # Skipped for a missed window with catch-up off, and for overlap: never started.
+    missed = store_job(cron="* * * * *", catch_up=False, next_fire_at=at("2020-05-01T10:00:00Z"))
+    busy = store_job(cron="* * * * * *", next_fire_at=at("2020-05-01T10:07:10Z"))
+    step_at(loop, "2020-05-01T10:07:10.003+00:00")
+    step_at(loop, "2020-05-01T10:07:11.002+00:00", keep_running=True)
+    skipped = list(Run.objects.filter(status=RunStatus.SKIPPED))
+    assert {r.job_id for r in skipped} == {missed.id, busy.id}
+    assert [(r.started_at, r.late_ms) for r in skipped] == [(None, None), (None, None)]
+
+    # Claimed ahead: pending with no lateMs until its instant, then the start minus the fire.
+    ahead = store_job(cron="* * * * * *", next_fire_at=at("2020-05-01T10:07:13Z"))
+    step_at(loop, "2020-05-01T10:07:12.900+00:00")
+    pending = Run.objects.get(job=ahead)
+    assert (pending.status, pending.late_ms) == (RunStatus.PENDING, None)
+    step_at(loop, "2020-05-01T10:07:13.006+00:00", keep_running=True)
+    pending.refresh_from_db()
+    assert (pending.status, pending.late_ms) == (RunStatus.RUNNING, 6)
+
+    # A manual run: null while queued, the start minus its request time once taken.
+    with time_machine.travel(at("2020-05-01T10:07:13.100+00:00"), tick=False):
+        manual = trigger_run(missed.id)
+    assert manual.late_ms is None
+    step_at(loop, "2020-05-01T10:07:13.145+00:00", keep_running=True)
+    manual.refresh_from_db()
+    assert (manual.status, manual.late_ms) == (RunStatus.RUNNING, 45)
+
+    assert all(late_ms_matches_start(r) for r in Run.objects.all())
