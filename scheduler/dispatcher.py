@@ -40,7 +40,7 @@ from scheduler.decisions import (
     rewound_next_fire,
     sleep_seconds,
 )
-from scheduler.execution import TICKET_FIELDS, RunTicket
+from scheduler.execution import TICKET_FIELDS, RunTicket, prune_after
 
 logger = logging.getLogger(__name__)
 
@@ -355,6 +355,7 @@ class Dispatcher:
         """Claim each fire of `jobs` in one short transaction; the tickets of runs to start."""
         runs: list[tuple[Run, Job]] = []
         tickets: list[RunTicket] = []
+        stored: set[uuid.UUID] = set()
         with transaction.atomic():
             decided: list[tuple[Job, FireDecision]] = []
             for job in jobs:
@@ -386,6 +387,11 @@ class Dispatcher:
                 ]
         for run, _job in runs:
             _count_fire(run)
+        # Rows stored finished (skipped, or failed for a broken schedule) count towards
+        # pruning as recorded runs do: a job whose fires are mostly skipped is pruned too.
+        prune_after(
+            run.job_id for run, _job in runs if run.pk in stored and run.status not in _GOING
+        )
         return tickets
 
     def _decide(self, job: Job, going: set[uuid.UUID], now: datetime) -> FireDecision:

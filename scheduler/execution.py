@@ -238,12 +238,13 @@ def record_outcomes(outcomes: list[Outcome]) -> list[str]:
             metrics.RUNS_FINISHED.labels(status).inc()
     for late_ms in observed:
         metrics.FIRE_LATENESS.observe(late_ms / 1000)
-    _prune_after(o.ticket.job_id for o, status in zip(outcomes, statuses, strict=True) if status)
+    prune_after(o.ticket.job_id for o, status in zip(outcomes, statuses, strict=True) if status)
     return statuses
 
 
-def _prune_after(job_ids: Iterable[uuid.UUID]) -> None:
-    """Prune each job every few runs: a check per run per job would double the writes."""
+def prune_after(job_ids: Iterable[uuid.UUID]) -> None:
+    """Prune each job every few rows recorded (one id per run recorded or fire skipped): a
+    check per row per job would double the writes."""
     keep = settings.TRAITOR_RUNS_KEPT
     every = max(1, min(10, keep // 10))
     due: list[uuid.UUID] = []

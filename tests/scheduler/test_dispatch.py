@@ -456,3 +456,21 @@ def test_late_ms_is_the_start_minus_the_fire_and_null_for_runs_that_did_not_star
     assert (manual.status, manual.late_ms) == (RunStatus.RUNNING, 45)
 
     assert all(late_ms_matches_start(r) for r in Run.objects.all())
+
+
+def test_skipped_fires_prune_the_job_runs_too(settings) -> None:
+    """Pruning followed recorded outcomes only: a job whose fires were mostly skipped
+    (overlap) kept growing past TRAITOR_RUNS_KEPT."""
+    settings.TRAITOR_RUNS_KEPT = 3
+    loop = Loop()
+    job = store_job(cron="* * * * * *", next_fire_at=at("2020-05-01T10:00:00+00:00"))
+    step_at(loop, "2020-05-01T10:00:00+00:00")
+    for second in range(1, 11):  # the 10:00:00 run goes on: ten skipped fires
+        step_at(loop, f"2020-05-01T10:00:{second:02}+00:00", keep_running=True)
+    # The newest three (skipped) and the run still going, which pruning never deletes.
+    assert fires(job) == [
+        ("2020-05-01T10:00:00+00:00", "running"),
+        ("2020-05-01T10:00:08+00:00", "skipped"),
+        ("2020-05-01T10:00:09+00:00", "skipped"),
+        ("2020-05-01T10:00:10+00:00", "skipped"),
+    ]
