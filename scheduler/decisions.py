@@ -28,6 +28,8 @@ class Action(enum.Enum):
     SKIP_OVERLAP = "skip_overlap"
     # The fire was missed (no node was up at its instant) and the job has catch-up off.
     SKIP_MISSED = "skip_missed"
+    # The job allows overlap, but as many of its runs as the cap allows are still going.
+    SKIP_CAP = "skip_cap"
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,10 @@ class FireFacts:
     allow_overlap: bool
     # A run of this job is pending or running (on any node).
     previous_run_going: bool
+    # How many runs of this job are pending or running (on any node).
+    runs_going: int = 0
+    # Most runs of one job going at once when it allows overlap; None: no cap.
+    max_runs: int | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,15 @@ def decide_fire(
     elif facts.previous_run_going and not facts.allow_overlap and not facts.is_delay:
         # Only timing jobs pile up; a delay job has a single fire, skipping it would lose it.
         action = Action.SKIP_OVERLAP
+    elif (
+        facts.allow_overlap
+        and not facts.is_delay
+        and facts.max_runs is not None
+        and facts.runs_going >= facts.max_runs
+    ):
+        # Overlap allowed, but not without limit: a run longer than the period would pile
+        # up runs and starve the other jobs of sandbox workers.
+        action = Action.SKIP_CAP
     else:
         action = Action.RUN
 

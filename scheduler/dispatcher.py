@@ -93,6 +93,8 @@ class DispatchSettings:
     warm_lead: float = 0.01
     # Longest wait, after fires were started, before their rows are written.
     settle_max: float = 0.25
+    # Most runs of one job (allowOverlap) going at once; a fire beyond it is skipped.
+    max_runs_per_job: int = 3
 
 
 @dataclass(frozen=True)
@@ -169,7 +171,7 @@ class Dispatcher:
             for job in due:
                 if job.next_fire_at <= now:
                     continue
-                if job.id in going:
+                if self._may_be_skipped(job, going):
                     waiting[job.id] = job.next_fire_at
                 else:
                     ahead.append(job)
@@ -209,7 +211,7 @@ class Dispatcher:
         with transaction.atomic():
             for job in jobs:
                 try:
-                    decision = self._decide(job, set(), now)
+                    decision = self._decide(job, {}, now)
                 except Exception:
                     logger.exception("cannot schedule job; stopping it", extra={"job_id": job.id})
                     metrics.DISPATCH_ERRORS.inc()
@@ -334,23 +336,29 @@ class Dispatcher:
         self._planned_jobs.clear()
         return unclaim_planned(self.config.node_name)
 
-    def _jobs_with_runs_going(self, due: list[Job]) -> set[uuid.UUID]:
-        watched = [j.id for j in due if j.exec_type == ExecType.TIMING and not j.allow_overlap]
+    def _may_be_skipped(self, job: Job, going: dict[uuid.UUID, int]) -> bool:
+        """Whether the job's runs going now would skip its fire: decided at the instant."""
+        count = going.get(job.id, 0)
+        return count >= self.config.max_runs_per_job if job.allow_overlap else count > 0
+
+    def _jobs_with_runs_going(self, due: list[Job]) -> dict[uuid.UUID, int]:
+        """How many runs of each due timing job are going (jobs with none are left out)."""
+        watched = [j.id for j in due if j.exec_type == ExecType.TIMING]
         if not watched:
-            return set()
+            return {}
         # Read before the rows: a run recorded in between is finished in the rows instead.
         # Runs of other nodes are never in it; they count through the database alone.
         ended = self.finished_unrecorded() if self.finished_unrecorded is not None else frozenset()
-        return {
-            job_id
-            for run_id, job_id in Run.objects.filter(
-                job_id__in=watched, status__in=_GOING
-            ).values_list("pk", "job_id")
-            if run_id not in ended
-        }
+        going: dict[uuid.UUID, int] = {}
+        for run_id, job_id in Run.objects.filter(job_id__in=watched, status__in=_GOING).values_list(
+            "pk", "job_id"
+        ):
+            if run_id not in ended:
+                going[job_id] = going.get(job_id, 0) + 1
+        return going
 
     def _dispatch_chunk(
-        self, jobs: list[Job], going: set[uuid.UUID], now: datetime
+        self, jobs: list[Job], going: dict[uuid.UUID, int], now: datetime
     ) -> list[RunTicket]:
         """Claim each fire of `jobs` in one short transaction; the tickets of runs to start."""
         runs: list[tuple[Run, Job]] = []
@@ -394,14 +402,16 @@ class Dispatcher:
         )
         return tickets
 
-    def _decide(self, job: Job, going: set[uuid.UUID], now: datetime) -> FireDecision:
+    def _decide(self, job: Job, going: dict[uuid.UUID, int], now: datetime) -> FireDecision:
         is_delay = job.exec_type == ExecType.DELAY
         facts = FireFacts(
             is_delay=is_delay,
             next_fire_at=job.next_fire_at,
             catch_up=job.catch_up,
             allow_overlap=job.allow_overlap,
-            previous_run_going=job.id in going,
+            previous_run_going=going.get(job.id, 0) > 0,
+            runs_going=going.get(job.id, 0),
+            max_runs=self.config.max_runs_per_job,
         )
         next_after = None if is_delay else schedule_of(job.cron, job.timezone)
         # A fire claimed ahead is decided as at its own instant: on time, never missed.
@@ -485,6 +495,14 @@ class Dispatcher:
             run.error = (
                 "skipped: the previous run was still going; set allowOverlap to run fires "
                 "while another run goes on"
+            )
+        elif decision.action is Action.SKIP_CAP:
+            cap = self.config.max_runs_per_job
+            run.status = RunStatus.SKIPPED
+            run.finished_at = now
+            run.error = (
+                f"skipped: the cap of {cap} runs of this job going at once was reached "
+                "(allowOverlap); raise TRAITOR_MAX_RUNS_PER_JOB to allow more"
             )
         else:
             run.status = RunStatus.SKIPPED

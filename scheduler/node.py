@@ -111,6 +111,7 @@ def dispatch_settings(node_name: str) -> DispatchSettings:
         grace=timedelta(seconds=settings.TRAITOR_MISFIRE_GRACE_SECONDS),
         max_sleep=settings.TRAITOR_DISPATCH_MAX_SLEEP_SECONDS,
         lookahead=timedelta(milliseconds=settings.TRAITOR_DISPATCH_LOOKAHEAD_MS),
+        max_runs_per_job=settings.TRAITOR_MAX_RUNS_PER_JOB,
     )
 
 

@@ -176,6 +176,8 @@ TRAITOR_DISPATCH_MAX_SLEEP_SECONDS = env_float(
 TRAITOR_RUN_THREADS = env_int("TRAITOR_RUN_THREADS", 32, minimum=1)
 # Fires this close are claimed ahead and started at their instant, off the database's clock.
 TRAITOR_DISPATCH_LOOKAHEAD_MS = env_int("TRAITOR_DISPATCH_LOOKAHEAD_MS", 250, minimum=0)
+# Most runs of one job going at once when it allows overlap; a fire beyond it is skipped.
+TRAITOR_MAX_RUNS_PER_JOB = env_int("TRAITOR_MAX_RUNS_PER_JOB", 3, minimum=1)
 
 # --- Sandbox limits: defaults per run, and the ceiling a job may raise them to ----------
 TRAITOR_SANDBOX_WORKERS = env_int("TRAITOR_SANDBOX_WORKERS", 2, minimum=1)

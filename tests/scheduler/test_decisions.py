@@ -195,3 +195,16 @@ def test_lateness_is_whole_milliseconds_and_never_negative() -> None:
 def test_the_loop_sleeps_until_the_earliest_fire_within_the_cap(earliest, expected) -> None:
     now = at("2020-01-01T00:00:00+00:00")
     assert sleep_seconds(at(earliest) if earliest else None, now, 30.0) == pytest.approx(expected)
+
+
+def test_an_overlapping_job_at_its_cap_of_runs_going_is_skipped_below_it_runs() -> None:
+    fire = at("2024-01-01T10:00:00+00:00")
+    for going, action in ((2, Action.RUN), (3, Action.SKIP_CAP), (5, Action.SKIP_CAP)):
+        overlapping = facts(
+            fire, allow_overlap=True, previous_run_going=True, runs_going=going, max_runs=3
+        )
+        decision = decide_fire(overlapping, fire, every_minute(), GRACE)
+        assert decision is not None and decision.action is action
+    # No cap asked for: runs, however many go.
+    uncapped = facts(fire, allow_overlap=True, previous_run_going=True, runs_going=50)
+    assert decide_fire(uncapped, fire, every_minute(), GRACE).action is Action.RUN

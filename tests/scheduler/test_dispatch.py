@@ -474,3 +474,33 @@ def test_skipped_fires_prune_the_job_runs_too(settings) -> None:
         ("2020-05-01T10:00:09+00:00", "skipped"),
         ("2020-05-01T10:00:10+00:00", "skipped"),
     ]
+
+
+def test_allow_overlap_runs_at_most_the_cap_of_runs_of_a_job_at_once() -> None:
+    loop = Loop(max_runs_per_job=3)
+    job = store_job(
+        cron="* * * * * *", allow_overlap=True, next_fire_at=at("2020-05-01T10:00:00+00:00")
+    )
+    step_at(loop, "2020-05-01T10:00:00+00:00")
+    for second in range(1, 5):  # every run outlasts the period
+        step_at(loop, f"2020-05-01T10:00:0{second}+00:00", keep_running=True)
+    assert [s for _, s in fires(job)] == ["running"] * 3 + ["skipped"] * 2
+    assert len(loop.started) == 3
+    capped = Run.objects.filter(job=job, status=RunStatus.SKIPPED).first()
+    assert capped.error == (
+        "skipped: the cap of 3 runs of this job going at once was reached (allowOverlap); "
+        "raise TRAITOR_MAX_RUNS_PER_JOB to allow more"
+    )
+    # One ends: the next fire runs again.
+    Run.objects.filter(job=job, scheduled_for=at("2020-05-01T10:00:00+00:00")).update(
+        status=RunStatus.SUCCEEDED
+    )
+    step_at(loop, "2020-05-01T10:00:05+00:00", keep_running=True)
+    assert fires(job)[-1] == ("2020-05-01T10:00:05+00:00", "running")
+
+
+def test_the_node_takes_the_cap_from_the_setting(settings) -> None:
+    from scheduler.node import dispatch_settings
+
+    settings.TRAITOR_MAX_RUNS_PER_JOB = 7
+    assert dispatch_settings("n").max_runs_per_job == 7
