@@ -191,6 +191,9 @@ def test_shutdown_stops_every_worker_and_ends_a_run_in_progress(small_pool: Sand
 
 def test_get_pool_is_shared_and_starts_afresh_after_shutdown(settings) -> None:
     settings.TRAITOR_SANDBOX_WORKERS = 1
+    # Earlier tests (a trigger through the API, say) may have started the shared pool with
+    # the default size: start from none, as a fresh node does.
+    shutdown_pool()
     first = get_pool()
     try:
         assert get_pool() is first
