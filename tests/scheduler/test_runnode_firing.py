@@ -73,7 +73,14 @@ def test_an_every_second_cron_fires_from_the_next_second_and_a_delay_job_once_th
     job = node.call("GET", f"/api/job?id={every_second}")["data"]
     assert job["nextExecTime"] > job["lastExecTime"]
     disable(node, every_second)
-    ticks = [r for r in node.runs(every_second)]
+
+    def settled() -> list:
+        # A fire claimed ahead before the disable is dropped at its instant, and the run
+        # started just before it finishes a moment later: read the runs once neither is left.
+        runs = node.runs(every_second)
+        return [] if any(r["status"] in ("pending", "running") for r in runs) else runs
+
+    ticks = wait_until(settled, timeout=10)
 
     # The first fire is the next whole second after enabling (the request spans `before`
     # to `after`), then one run per second with no gap and no double.
@@ -128,8 +135,6 @@ def test_after_kill_9_a_restart_catches_up_once_per_job_and_marks_the_dead_run_l
     no_catch_up = create(
         node, {"name": "no", "cron": "* * * * * *", "catchUp": False, "script": QUICK}
     )
-    exec_at = math.ceil(time.time()) + 5
-    delay = create(node, {"name": "once", "execAt": exec_at, "script": QUICK}, "delay")
     long_job = node.call(
         "POST", "/api/job?type=timing", {"name": "long", "cron": "0 0 1 1 *", "script": VERY_SLOW}
     )["id"]
@@ -138,11 +143,16 @@ def test_after_kill_9_a_restart_catches_up_once_per_job_and_marks_the_dead_run_l
         lambda: node.call("GET", f"/api/run?id={long_run}")["data"]["status"] == "running", 10
     )
     wait_until(lambda: len(node.runs(catch_up)) >= 2, timeout=10)
+    # Created just before the kill, so that it is due while the node is down however long
+    # the waits above took on a loaded machine.
+    exec_at = math.ceil(time.time()) + 7  # the smallest delay is 5 s
+    delay = create(node, {"name": "once", "execAt": exec_at, "script": QUICK}, "delay")
 
     node.kill()
     killed_at = time.time()
-    # Down past the delay job's instant and for several ticks.
-    time.sleep(max(0.0, exec_at + 1 - time.time()))
+    assert killed_at < exec_at - 0.5, "the node was killed too late for the test to mean anything"
+    # Down past the delay job's instant and for several ticks (at least five seconds).
+    time.sleep(max(0.0, exec_at + 1 - time.time(), killed_at + 5 - time.time()))
     restart_began = time.time()
     node.start()
     restarted_at = time.time()
