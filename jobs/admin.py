@@ -70,16 +70,7 @@ class JobAdmin(admin.ModelAdmin):
         ("Script", {"fields": ("script",)}),
         (
             "Behaviour",
-            {
-                "fields": (
-                    "catch_up",
-                    "allow_overlap",
-                    "timeout_seconds",
-                    "memory_mb",
-                    "output_bytes",
-                    "http_response_bytes",
-                )
-            },
+            {"fields": ("catch_up", "allow_overlap", *services.LIMIT_FIELDS)},
         ),  # fmt: skip
         (
             "Schedule (read-only: use the actions to enable or disable)",

@@ -30,6 +30,8 @@ from scheduler import cron, wakeup
 
 logger = logging.getLogger(__name__)
 
+# The per-job sandbox limit overrides, in the order forms show them.
+LIMIT_FIELDS = ("timeout_seconds", "memory_mb", "output_bytes", "http_response_bytes")
 # Model fields a caller may set; the scheduling bookkeeping (state, next_fire_at,
 # last_exec_time, version) is only ever written by the functions below and the dispatcher.
 EDITABLE_FIELDS = (
@@ -42,24 +44,12 @@ EDITABLE_FIELDS = (
     "script",
     "catch_up",
     "allow_overlap",
-    "timeout_seconds",
-    "memory_mb",
-    "output_bytes",
-    "http_response_bytes",
+    *LIMIT_FIELDS,
 )
 # A change to any of these changes *when* the job fires: the next fire is recomputed.
 SCHEDULE_FIELDS = frozenset({"exec_type", "cron", "exec_at", "timezone"})
 # A change to any of these changes *what* runs or how: the version is bumped.
-BEHAVIOUR_FIELDS = SCHEDULE_FIELDS | {
-    "script",
-    "catch_up",
-    "allow_overlap",
-    "timeout_seconds",
-    "memory_mb",
-    "output_bytes",
-    "http_response_bytes",
-}
-LIMIT_FIELDS = frozenset({"timeout_seconds", "memory_mb", "output_bytes", "http_response_bytes"})
+BEHAVIOUR_FIELDS = SCHEDULE_FIELDS | {"script", "catch_up", "allow_overlap", *LIMIT_FIELDS}
 # The API's names for the model's fields, so that every message names what the caller sent.
 API_NAMES = {
     "exec_type": "execType",
@@ -226,7 +216,7 @@ def _check_fields(job: Job, changed: set[str], now: datetime) -> None:
         check_timezone(job.timezone)
     if "script" in changed:
         check_script(job.script)
-    if changed & LIMIT_FIELDS:
+    if changed & set(LIMIT_FIELDS):
         check_limits(job)
     if job.exec_type == ExecType.TIMING and changed & {"cron", "timezone", "exec_type"}:
         check_cron(job.cron, job.timezone, now)
